@@ -1,0 +1,161 @@
+"""The composition root: ``create_app`` builds the whole service from settings.
+
+Every resource (database engine, HTTP session, WeChat sender, background tasks) is opened and
+closed in its own cleanup context, in order; shared objects live on the app under typed keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import keys
+from bot.config import Settings
+from bot.db import create_engine, ping
+from bot.metrics import Metrics
+from bot.receipts import NonceGuard, ReceiptStore
+from bot.routing import Router
+from bot.tasks import TaskSet
+from bot.webhook import routes as webhook_routes
+from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
+from bot.wechat.crypto import MessageCrypto
+from bot.wechat.fake_api import FakeWeChatServer
+
+logger = logging.getLogger(__name__)
+
+RECEIPT_TTL = timedelta(hours=1)  # far longer than WeChat's ~15 s retry window
+PURGE_EVERY_S = 60.0
+SHUTDOWN_GRACE_S = 10.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    router: Router | None = None,
+) -> web.Application:
+    """Build the service. Tests pass their own engine (and router); the CLI passes neither."""
+    if router is None:
+        from handlers import build_router
+
+        router = build_router()
+    app = web.Application(middlewares=[_unexpected_errors])
+    app[keys.SETTINGS] = settings
+    app[keys.ROUTER] = router
+    app[keys.METRICS] = Metrics()
+    app[keys.TASKS] = TaskSet()
+    app[keys.CRYPTO] = _crypto(settings)
+
+    app.cleanup_ctx.append(_database(engine))
+    app.cleanup_ctx.append(_wechat_client)
+    app.cleanup_ctx.append(_background_tasks)
+
+    app.add_routes(webhook_routes(settings.wechat.callback_path))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def _crypto(settings: Settings) -> MessageCrypto | None:
+    w = settings.wechat
+    if w.aes_key is None or not w.aes_key.get_secret_value() or not w.app_id or w.token is None:
+        return None
+    return MessageCrypto(w.token.get_secret_value(), w.aes_key.get_secret_value(), w.app_id)
+
+
+def _database(
+    engine: AsyncEngine | None,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        own = engine is None
+        eng = engine or create_engine(app[keys.SETTINGS].database_url.get_secret_value())
+        app[keys.ENGINE] = eng
+        window = app[keys.SETTINGS].wechat.max_clock_skew_s
+        app[keys.RECEIPTS] = ReceiptStore(eng)
+        app[keys.NONCES] = NonceGuard(eng, window)
+        yield
+        if own:
+            await eng.dispose()
+
+    return ctx
+
+
+async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    w = settings.wechat
+    fake: FakeWeChatServer | None = None
+    base_url = w.api_base_url
+    if base_url is None and settings.local_mode and not settings.production:
+        fake = FakeWeChatServer(
+            app_id=w.app_id, app_secret=w.app_secret.get_secret_value() if w.app_secret else None
+        )
+        base_url = await fake.start()
+        logger.warning(
+            "LOCAL MODE: outbound WeChat calls go to the built-in fake at %s",
+            base_url,
+            extra={"action": "local_mode"},
+        )
+    app[keys.LOCAL_FAKE] = fake
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10, connect=3),
+        connector=aiohttp.TCPConnector(limit=32),
+    )
+    app[keys.WECHAT] = WeChatClient(
+        session,
+        engine=app[keys.ENGINE],
+        app_id=w.app_id or "",
+        app_secret=w.app_secret.get_secret_value() if w.app_secret else "",
+        base_url=base_url or DEFAULT_API_BASE_URL,
+        metrics=app[keys.METRICS],
+    )
+    yield
+    await session.close()
+    if fake is not None:
+        await fake.stop()
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    tasks = app[keys.TASKS]
+    receipts, nonces = app[keys.RECEIPTS], app[keys.NONCES]
+
+    async def purge() -> None:
+        await receipts.purge(RECEIPT_TTL)
+        await nonces.purge(time.time())
+
+    tasks.every(PURGE_EVERY_S, purge, name="purge_receipts")
+    yield
+    await tasks.drain(SHUTDOWN_GRACE_S)
+
+
+@web.middleware
+async def _unexpected_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Anything unforeseen is logged with its traceback and answered 503, never shown."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("request failed", extra={"action": "request_failed", "path": request.path})
+        return web.Response(status=503, text="503 service unavailable", content_type="text/plain")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await ping(request.app[keys.ENGINE])
+    except Exception as exc:
+        logger.warning("health check failed: %s", type(exc).__name__, extra={"action": "healthz"})
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[keys.METRICS]
+    return web.Response(body=m.render(), headers={"Content-Type": m.content_type})

@@ -1,0 +1,248 @@
+"""The ``gongkai`` command: serve, chat, db upgrade, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.config import ConfigError, Settings, load_settings, masked, with_local_credentials
+from bot.log_setup import configure_logging
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def fail(text: str, code: int = 2) -> int:
+    sys.stderr.write(f"gongkai: {text}\n")
+    return code
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    if settings.local_mode and not settings.production:
+        settings = with_local_credentials(settings)
+    return settings
+
+
+def local_banner(settings: Settings, host: str, port: int) -> str:
+    w = settings.wechat
+    line = "=" * 72
+    token = w.token.get_secret_value() if w.token else ""
+    aes = w.aes_key.get_secret_value() if w.aes_key else ""
+    return "\n".join(
+        [
+            line,
+            " Gongkai 本地模式 LOCAL MODE：未配置公众号凭据，所有出站微信调用发往内置模拟接口",
+            f" 回调地址 URL:            http://{host}:{port}{w.callback_path}",
+            f" 令牌 Token:             {token}",
+            f" 消息加解密密钥 AESKey:  {aes}",
+            f" AppID:                  {w.app_id}",
+            f" 数据库 Database:        {masked(settings)['database_url']}",
+            " 和机器人对话：另开一个终端，在同一目录运行  .venv/bin/gongkai chat",
+            f"   （或连到本服务：gongkai chat --url http://{host}:{port}）",
+            " 接入真实公众号：设置 GONGKAI_WECHAT__TOKEN / __APP_ID / __APP_SECRET / __AES_KEY",
+            line,
+        ]
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    if settings.local_mode:
+        upgrade(settings.database_url.get_secret_value())
+        say(local_banner(settings, args.host, args.port))
+    web.run_app(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=lambda text: say(text.strip()),
+    )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import ChatClient, run_chat
+
+    settings = _settings()
+    configure_logging(json_lines=False, level="WARNING")
+    w = settings.wechat
+    token = w.token.get_secret_value() if w.token else ""
+    aes = w.aes_key.get_secret_value() if w.aes_key and not args.plain else None
+
+    def client(url: str) -> ChatClient:
+        c = ChatClient(url=url, token=token, app_id=w.app_id or "", aes_key=aes)
+        if args.openid:
+            c.openid = args.openid
+        return c
+
+    if args.url:
+        chat = client(args.url.rstrip("/") + w.callback_path)
+        asyncio.run(run_chat(chat, out=say, follow_first=not args.no_follow))
+        return 0
+    asyncio.run(_chat_in_process(settings, client, args))
+    return 0
+
+
+async def _chat_in_process(settings: Settings, client: object, args: argparse.Namespace) -> None:
+    from bot import keys
+    from bot.app import create_app
+    from bot.chat import run_chat
+    from bot.migrate import upgrade
+
+    await asyncio.to_thread(upgrade, settings.database_url.get_secret_value())
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    chat = client(f"http://127.0.0.1:{port}{settings.wechat.callback_path}")  # type: ignore[operator]
+    seen = 0
+
+    def late_messages() -> list[str]:
+        nonlocal seen
+        fake = app[keys.LOCAL_FAKE]
+        if fake is None:
+            return []
+        new = fake.messages_to(chat.openid)[seen:]
+        seen += len(new)
+        return [_describe(body) for body in new]
+
+    try:
+        await run_chat(chat, out=say, follow_first=not args.no_follow, late_messages=late_messages)
+    finally:
+        await runner.cleanup()
+
+
+def _describe(body: dict[str, object]) -> str:
+    text = body.get("text")
+    if isinstance(text, dict):
+        return str(text.get("content", ""))
+    return json.dumps(body, ensure_ascii=False)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from bot.migrate import current, upgrade
+
+    settings = load_settings()
+    url = settings.database_url.get_secret_value()
+    if args.db_command == "upgrade":
+        upgrade(url, args.revision)
+        say(f"数据库已升级到最新结构 (database upgraded to {args.revision}).")
+    else:
+        current(url)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return fail(str(exc), 1)
+    say(json.dumps(masked(settings), ensure_ascii=False, indent=2))
+    missing = settings.missing_for_production()
+    if settings.local_mode:
+        say("\n模式 mode: LOCAL（本地模式：缺少公众号凭据，出站调用发往内置模拟接口）")
+    else:
+        say(
+            "\n模式 mode: " + ("PRODUCTION" if settings.production else "DEVELOPMENT, real account")
+        )
+    if missing:
+        say("生产环境还缺少 missing for production: " + ", ".join(missing))
+    else:
+        say("生产环境所需的密钥已齐全 (all production secrets are set).")
+    for warning in settings.production_warnings():
+        say("提醒 warning: " + warning)
+    return 1 if settings.production and missing else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gongkai",
+        description="Gongkai 公开: a county's WeChat official account for government "
+        "information disclosure. Configure it with GONGKAI_* environment variables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the service (WeChat callback, health and metrics endpoints)",
+        description="Run the service. Without WeChat credentials it starts in local mode: "
+        "it prints a generated callback token, upgrades the local database and sends outbound "
+        "WeChat calls to a built-in fake, so everything can be tried at once.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default %(default)s)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    chat = sub.add_parser(
+        "chat",
+        help="talk to the bot in this terminal, as a WeChat user would",
+        description="Talk to the bot in the terminal. Every line becomes a signed, encrypted "
+        "callback exactly as WeChat sends it, through the same handler path. By default the bot "
+        "runs inside this command; --url talks to a running `gongkai serve` instead.",
+    )
+    chat.add_argument("--url", help="base URL of a running service, e.g. http://127.0.0.1:8080")
+    chat.add_argument("--openid", help="pretend to be this user (default: a random test openid)")
+    chat.add_argument(
+        "--plain", action="store_true", help="send plaintext callbacks, not encrypted"
+    )
+    chat.add_argument("--no-follow", action="store_true", help="do not send a follow event first")
+    chat.set_defaults(func=cmd_chat)
+
+    db = sub.add_parser("db", help="database migrations", description="Database migrations.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = db_sub.add_parser(
+        "upgrade",
+        help="create or upgrade the tables to the latest version",
+        description="Create or upgrade the database tables (GONGKAI_DATABASE_URL).",
+    )
+    up.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    db_sub.add_parser("current", help="show the database's current revision")
+    db.set_defaults(func=cmd_db)
+
+    check = sub.add_parser(
+        "check-config",
+        help="show the effective configuration (secrets masked) and what production still needs",
+        description="Print the effective configuration with secrets masked, and list what is "
+        "missing for production. Exits 1 in production mode when something is missing.",
+    )
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        return fail(str(exc))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GONGKAI_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return fail("invalid configuration: " + problems)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

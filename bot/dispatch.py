@@ -1,0 +1,56 @@
+"""From a parsed message to a reply: build the handler context and run the router.
+
+This is the single place where a handler's failure is caught: it is logged once with its
+traceback and the user gets a short apology instead of silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot import keys
+from bot.context import HandlerContext
+from bot.wechat import InboundMessage, TextMessage, VoiceMessage
+from bot.wechat.replies import Reply, TextReply
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试。急事可拨打 12345 政务服务便民热线。"
+
+
+def make_context(app: web.Application, msg: InboundMessage) -> HandlerContext:
+    return HandlerContext(
+        settings=app[keys.SETTINGS],
+        openid=msg.from_user,
+        account=msg.to_user,
+        now=datetime.now(UTC),
+        state=None,
+        log=logging.LoggerAdapter(logging.getLogger("handlers"), {"kind": msg.kind}),
+    )
+
+
+def as_text(msg: InboundMessage) -> InboundMessage:
+    """A voice message WeChat transcribed is answered exactly like the same words typed."""
+    if isinstance(msg, VoiceMessage) and msg.recognition and msg.recognition.strip():
+        return TextMessage(
+            to_user=msg.to_user,
+            from_user=msg.from_user,
+            create_time=msg.create_time,
+            msg_id=msg.msg_id,
+            raw=msg.raw,
+            content=msg.recognition.strip(),
+        )
+    return msg
+
+
+async def handle_message(app: web.Application, msg: InboundMessage) -> Reply | None:
+    msg = as_text(msg)
+    ctx = make_context(app, msg)
+    try:
+        return await app[keys.ROUTER].dispatch(msg, ctx)
+    except Exception:
+        logger.exception("handler failed", extra={"action": "handler_failed", "kind": msg.kind})
+        return TextReply(APOLOGY)

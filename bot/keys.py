@@ -1,0 +1,29 @@
+"""Every typed application key in one place (shared objects live on the app, not in globals)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.metrics import Metrics
+    from bot.receipts import NonceGuard, ReceiptStore
+    from bot.routing import Router
+    from bot.tasks import TaskSet
+    from bot.wechat.api import WeChatClient
+    from bot.wechat.crypto import MessageCrypto
+    from bot.wechat.fake_api import FakeWeChatServer
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+ENGINE = web.AppKey("engine", AsyncEngine)
+ROUTER: web.AppKey[Router] = web.AppKey("router")
+RECEIPTS: web.AppKey[ReceiptStore] = web.AppKey("receipts")
+NONCES: web.AppKey[NonceGuard] = web.AppKey("nonces")
+TASKS: web.AppKey[TaskSet] = web.AppKey("tasks")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+WECHAT: web.AppKey[WeChatClient] = web.AppKey("wechat")
+LOCAL_FAKE: web.AppKey[FakeWeChatServer | None] = web.AppKey("local_fake")
+CRYPTO: web.AppKey[MessageCrypto | None] = web.AppKey("crypto")

@@ -1,0 +1,12 @@
+"""The whole schema: imports every package's table module so ``Base.metadata`` is complete."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import bot.models  # noqa: F401 - registers the callback tables
+from bot.db import Base
+
+
+def metadata() -> MetaData:
+    return Base.metadata

@@ -1,0 +1,108 @@
+"""The WeChat callback protocol: signatures, message crypto, inbound parsing, passive replies.
+
+Everything re-exported here is pure and synchronous (no I/O, no shared state), so the async
+endpoint stays a thin shell and the protocol can be tested with known answers. The outbound
+API client lives in ``bot.wechat.api`` and is deliberately not re-exported.
+"""
+
+from bot.wechat.crypto import MessageCrypto, generate_encoding_aes_key
+from bot.wechat.errors import (
+    AppIdMismatchError,
+    CallbackError,
+    DecryptError,
+    MalformedMessageError,
+    ReplayError,
+    SignatureError,
+    WeChatError,
+)
+from bot.wechat.inbound import parse_message, parse_xml
+from bot.wechat.messages import (
+    ClickEvent,
+    ImageMessage,
+    Inbound,
+    InboundEvent,
+    InboundMessage,
+    LinkMessage,
+    LocationEvent,
+    LocationMessage,
+    MassSendJobFinishEvent,
+    ScanEvent,
+    SubscribeEvent,
+    SubscribeMsgChangeEvent,
+    SubscribeMsgItem,
+    SubscribeMsgPopupEvent,
+    SubscribeMsgSentEvent,
+    TemplateSendJobFinishEvent,
+    TextMessage,
+    UnknownMessage,
+    UnsubscribeEvent,
+    VideoMessage,
+    ViewEvent,
+    VoiceMessage,
+)
+from bot.wechat.replies import (
+    SUCCESS,
+    TEXT_LIMIT_BYTES,
+    Article,
+    NewsReply,
+    Reply,
+    TextReply,
+    fit_text,
+    render_reply,
+)
+from bot.wechat.signature import (
+    callback_signature,
+    message_signature,
+    verify_callback_signature,
+    verify_message_signature,
+    verify_timestamp,
+)
+
+__all__ = [
+    "SUCCESS",
+    "TEXT_LIMIT_BYTES",
+    "AppIdMismatchError",
+    "Article",
+    "CallbackError",
+    "ClickEvent",
+    "DecryptError",
+    "ImageMessage",
+    "Inbound",
+    "InboundEvent",
+    "InboundMessage",
+    "LinkMessage",
+    "LocationEvent",
+    "LocationMessage",
+    "MalformedMessageError",
+    "MassSendJobFinishEvent",
+    "MessageCrypto",
+    "NewsReply",
+    "ReplayError",
+    "Reply",
+    "ScanEvent",
+    "SignatureError",
+    "SubscribeEvent",
+    "SubscribeMsgChangeEvent",
+    "SubscribeMsgItem",
+    "SubscribeMsgPopupEvent",
+    "SubscribeMsgSentEvent",
+    "TemplateSendJobFinishEvent",
+    "TextMessage",
+    "TextReply",
+    "UnknownMessage",
+    "UnsubscribeEvent",
+    "VideoMessage",
+    "ViewEvent",
+    "VoiceMessage",
+    "WeChatError",
+    "callback_signature",
+    "fit_text",
+    "generate_encoding_aes_key",
+    "message_signature",
+    "parse_message",
+    "parse_xml",
+    "render_reply",
+    "verify_callback_signature",
+    "verify_message_signature",
+    "verify_timestamp",
+]

@@ -1,0 +1,174 @@
+"""Our asynchronous WeChat API sender (wechatpy's client is synchronous and has no timeouts).
+
+One shared aiohttp session with explicit timeouts; JSON bodies keep Chinese unescaped; every
+errcode is classified once (``errcodes.classify``): a stale token is refreshed once and the call
+retried once, "system busy" and network failures are retried a bounded number of times, and all
+else surfaces as ``WeChatAPIError`` for the caller's one place of handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.metrics import Metrics
+from bot.wechat.errcodes import Action, WeChatAPIError, WeChatUnavailableError
+from bot.wechat.replies import Article
+from bot.wechat.token import AccessTokenProvider
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3, sock_read=8)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter for transient failures."""
+
+    attempts: int = 3
+    base_s: float = 0.2
+    cap_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.cap_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
+class WeChatClient:
+    """Typed calls to the WeChat API used by Gongkai."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        engine: AsyncEngine,
+        app_id: str,
+        app_secret: str,
+        base_url: str = DEFAULT_API_BASE_URL,
+        metrics: Metrics | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._metrics = metrics
+        self._retry = retry
+        self.tokens = AccessTokenProvider(engine, app_id, self._fetch_stable_token)
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    async def _fetch_stable_token(self) -> tuple[str, int]:
+        data = await self._request(
+            "/cgi-bin/stable_token",
+            {
+                "grant_type": "client_credential",
+                "appid": self._app_id,
+                "secret": self._app_secret,
+                "force_refresh": False,
+            },
+            token=None,
+        )
+        logger.info("access token refreshed", extra={"action": "token_refreshed"})
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    async def call(self, api: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST ``payload`` to ``api`` with the access token; refresh a stale token once."""
+        token = await self.tokens.get()
+        try:
+            return await self._request(api, payload, token=token)
+        except WeChatAPIError as exc:
+            if exc.action is not Action.REFRESH_TOKEN:
+                raise
+            token = await self.tokens.get(stale=token)
+            return await self._request(api, payload, token=token)
+
+    async def _request(
+        self, api: str, payload: Mapping[str, Any], *, token: str | None
+    ) -> dict[str, Any]:
+        params = {"access_token": token} if token else None
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        for attempt in range(self._retry.attempts):
+            last = attempt == self._retry.attempts - 1
+            try:
+                data = await self._post_once(api, body, params)
+            except WeChatUnavailableError:
+                self._count(api, "unavailable")
+                if last:
+                    raise
+            else:
+                errcode = int(data.get("errcode", 0) or 0)
+                if errcode == 0:
+                    self._count(api, "ok")
+                    return data
+                error = WeChatAPIError(errcode, str(data.get("errmsg", "")), api=api)
+                self._count(api, f"errcode_{errcode}")
+                if error.action is not Action.RETRY or last:
+                    raise error
+            await asyncio.sleep(self._retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post_once(
+        self, api: str, body: bytes, params: dict[str, str] | None
+    ) -> dict[str, Any]:
+        try:
+            async with self._session.post(
+                self._base + api,
+                data=body,
+                params=params,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=DEFAULT_TIMEOUT,
+            ) as resp:
+                if resp.status >= 500:
+                    raise WeChatUnavailableError(f"{api}: HTTP {resp.status}")
+                raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WeChatUnavailableError(f"{api}: {type(exc).__name__}") from exc
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise WeChatUnavailableError(f"{api}: answer is not JSON") from exc
+        if not isinstance(data, dict):
+            raise WeChatUnavailableError(f"{api}: answer is not a JSON object")
+        return data
+
+    def _count(self, api: str, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.outbound.labels(api=api, result=result).inc()
+
+    # Customer-service messages (客服消息): allowed within 48 h of the user's last message.
+
+    async def send_text(self, openid: str, content: str) -> None:
+        await self.call(
+            "/cgi-bin/message/custom/send",
+            {"touser": openid, "msgtype": "text", "text": {"content": content}},
+        )
+
+    async def send_article(self, openid: str, article: Article) -> None:
+        await self.call(
+            "/cgi-bin/message/custom/send",
+            {
+                "touser": openid,
+                "msgtype": "news",
+                "news": {
+                    "articles": [
+                        {
+                            "title": article.title,
+                            "description": article.description,
+                            "url": article.url,
+                            "picurl": article.pic_url,
+                        }
+                    ]
+                },
+            },
+        )

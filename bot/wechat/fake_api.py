@@ -1,0 +1,154 @@
+"""A built-in fake of the WeChat API, served over HTTP on loopback.
+
+Local mode points the real sender at it so everything can be tried without an official account
+(``gongkai chat`` prints what it receives), and the tests drive our sender against it exactly as
+they would against api.weixin.qq.com. It checks the access token like WeChat does, records every
+call, and can be told to fail or stall the next call to a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN_TTL_S = 7200
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    seq: int
+    path: str
+    params: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeWeChatServer:
+    """Speaks the subset of the WeChat API that Gongkai uses."""
+
+    app_id: str | None = None
+    app_secret: str | None = None
+    calls: list[RecordedCall] = field(default_factory=list)
+    _tokens: set[str] = field(default_factory=set)
+    _failures: dict[str, deque[tuple[int, str]]] = field(default_factory=lambda: defaultdict(deque))
+    _delays: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    base_url: str = ""
+
+    # --- control, for tests and demos -------------------------------------------------------
+
+    def fail_next(
+        self, path: str, errcode: int, errmsg: str = "faked error", times: int = 1
+    ) -> None:
+        for _ in range(times):
+            self._failures[path].append((errcode, errmsg))
+
+    def delay_next(self, path: str, seconds: float) -> None:
+        self._delays[path].append(seconds)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every issued token, as WeChat does when a token expires early."""
+        self._tokens.clear()
+
+    def calls_to(self, path: str) -> list[RecordedCall]:
+        return [c for c in self.calls if c.path == path]
+
+    def messages_to(self, openid: str) -> list[dict[str, Any]]:
+        return [
+            c.body
+            for c in self.calls_to("/cgi-bin/message/custom/send")
+            if c.body.get("touser") == openid
+        ]
+
+    # --- the HTTP side ------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/cgi-bin/stable_token", self._stable_token)
+        app.router.add_get("/_fake/calls", self._list_calls)
+        app.router.add_route("*", "/cgi-bin/{tail:.*}", self._api)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
+        bound_port = sockets[0].getsockname()[1]
+        self.base_url = f"http://{host}:{bound_port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _pre(self, path: str) -> web.Response | None:
+        if self._delays[path]:
+            await asyncio.sleep(self._delays[path].popleft())
+        if self._failures[path]:
+            errcode, errmsg = self._failures[path].popleft()
+            return web.json_response({"errcode": errcode, "errmsg": errmsg})
+        return None
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {"_invalid_json": raw.decode("utf-8", "replace")}
+        return data if isinstance(data, dict) else {"_value": data}
+
+    async def _stable_token(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._record(request, body)
+        if (failure := await self._pre(request.path)) is not None:
+            return failure
+        if self.app_id and body.get("appid") != self.app_id:
+            return web.json_response({"errcode": 40013, "errmsg": "invalid appid"})
+        if self.app_secret and body.get("secret") != self.app_secret:
+            return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+        token = "FAKE_" + secrets.token_urlsafe(24)
+        self._tokens.add(token)
+        return web.json_response({"access_token": token, "expires_in": TOKEN_TTL_S})
+
+    async def _api(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        self._record(request, body)
+        if (failure := await self._pre(request.path)) is not None:
+            return failure
+        if request.query.get("access_token") not in self._tokens:
+            return web.json_response(
+                {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            )
+        if "_invalid_json" in body:
+            return web.json_response({"errcode": 47001, "errmsg": "data format error"})
+        answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
+        if request.path.endswith(("/template/send", "/mass/sendall", "/mass/send")):
+            answer["msgid"] = next(self._seq) + 1_000_000
+        return web.json_response(answer)
+
+    def _record(self, request: web.Request, body: dict[str, Any]) -> None:
+        self.calls.append(RecordedCall(next(self._seq), request.path, dict(request.query), body))
+
+    async def _list_calls(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0") or 0)
+        return web.json_response(
+            [
+                {"seq": c.seq, "path": c.path, "body": c.body}
+                for c in self.calls
+                if c.seq > since and c.path != "/cgi-bin/stable_token"
+            ],
+            dumps=lambda o: json.dumps(o, ensure_ascii=False),
+        )

@@ -1,0 +1,312 @@
+"""Inbound callback XML: safe parsing and typed messages/events.
+
+Why: the callback body is attacker-reachable input. ``parse_xml`` refuses DTDs, entities and
+external references outright (XXE, billion laughs) and turns every parser failure into
+``MalformedMessageError``, so the HTTP layer has exactly one exception type to map to 400.
+
+``parse_message`` then turns the field dict into the frozen dataclasses of
+``bot.wechat.messages`` (re-exported here). It never raises on a message or event type it does
+not know (WeChat adds new ones without notice): those become ``UnknownMessage``. Event names
+are matched case-insensitively because WeChat mixes ``subscribe`` and ``CLICK``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeAlias, TypedDict
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+
+from bot.wechat.errors import MalformedMessageError
+from bot.wechat.messages import (
+    ClickEvent,
+    ImageMessage,
+    Inbound,
+    InboundEvent,
+    InboundMessage,
+    LinkMessage,
+    LocationEvent,
+    LocationMessage,
+    MassSendJobFinishEvent,
+    ScanEvent,
+    SubscribeEvent,
+    SubscribeMsgChangeEvent,
+    SubscribeMsgItem,
+    SubscribeMsgPopupEvent,
+    SubscribeMsgSentEvent,
+    TemplateSendJobFinishEvent,
+    TextMessage,
+    UnknownMessage,
+    UnsubscribeEvent,
+    VideoMessage,
+    ViewEvent,
+    VoiceMessage,
+)
+
+__all__ = [
+    "ClickEvent",
+    "ImageMessage",
+    "Inbound",
+    "InboundEvent",
+    "InboundMessage",
+    "LinkMessage",
+    "LocationEvent",
+    "LocationMessage",
+    "MassSendJobFinishEvent",
+    "ScanEvent",
+    "SubscribeEvent",
+    "SubscribeMsgChangeEvent",
+    "SubscribeMsgItem",
+    "SubscribeMsgPopupEvent",
+    "SubscribeMsgSentEvent",
+    "TemplateSendJobFinishEvent",
+    "TextMessage",
+    "UnknownMessage",
+    "UnsubscribeEvent",
+    "VideoMessage",
+    "ViewEvent",
+    "VoiceMessage",
+    "parse_message",
+    "parse_xml",
+]
+
+# Tags WeChat repeats; they always come out as lists so one entry and several look alike.
+_ALWAYS_LIST = frozenset({"List", "item"})
+# WeChat nests at most ~4 levels (SendPicsInfo/PicList/item/PicMd5Sum); deeper is hostile.
+_MAX_DEPTH = 8
+_QR_SCENE_PREFIX = "qrscene_"
+
+
+def parse_xml(body: bytes) -> dict[str, Any]:
+    """Parse a callback body into ``{child tag: text | dict | list}`` of the ``<xml>`` root.
+
+    Leaf elements map to their text ("" when empty); elements with children map to dicts;
+    repeated tags, and ``List``/``item`` always, map to lists.
+    """
+    if not body:
+        raise MalformedMessageError("empty body")
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    # DefusedXmlException and UnicodeError are ValueErrors; LookupError = unknown encoding.
+    except (ParseError, ValueError, LookupError, TypeError) as exc:
+        raise MalformedMessageError(f"unparseable XML ({type(exc).__name__})") from exc
+    if root.tag != "xml":
+        raise MalformedMessageError("root element is not <xml>")
+    return _children(root, depth=1)
+
+
+def _children(element: Element, *, depth: int) -> dict[str, Any]:
+    if depth > _MAX_DEPTH:
+        raise MalformedMessageError("XML nested too deeply")
+    result: dict[str, Any] = {}
+    for child in element:
+        value: Any = _children(child, depth=depth + 1) if len(child) else (child.text or "")
+        if child.tag in _ALWAYS_LIST:
+            result.setdefault(child.tag, []).append(value)
+        elif child.tag not in result:
+            result[child.tag] = value
+        elif isinstance(result[child.tag], list):  # leaves are never lists: already repeated
+            result[child.tag].append(value)
+        else:
+            result[child.tag] = [result[child.tag], value]
+    return result
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Common(TypedDict):
+    to_user: str
+    from_user: str
+    create_time: int
+    msg_id: int | None
+    raw: Mapping[str, Any]
+
+
+def _text(fields: Mapping[str, Any], key: str) -> str:
+    value = fields.get(key, "")
+    if not isinstance(value, str):
+        raise MalformedMessageError(f"{key} must be a text element")
+    return value
+
+
+def _required(fields: Mapping[str, Any], key: str) -> str:
+    value = _text(fields, key).strip()
+    if not value:
+        raise MalformedMessageError(f"missing {key}")
+    return value
+
+
+def _optional(fields: Mapping[str, Any], key: str) -> str | None:
+    value = _text(fields, key).strip()
+    return value or None
+
+
+def _lenient(fields: Mapping[str, Any], key: str) -> str:
+    value = fields.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+def _int(fields: Mapping[str, Any], key: str, default: int | None = None) -> int:
+    value = _text(fields, key).strip()
+    if not value:
+        if default is None:
+            raise MalformedMessageError(f"missing {key}")
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise MalformedMessageError(f"{key} is not an integer") from exc
+
+
+def _float(fields: Mapping[str, Any], key: str) -> float:
+    try:
+        number = float(_text(fields, key))
+    except ValueError as exc:
+        raise MalformedMessageError(f"{key} is not a number") from exc
+    if not math.isfinite(number):
+        raise MalformedMessageError(f"{key} is not a finite number")
+    return number
+
+
+def _msg_id(fields: Mapping[str, Any]) -> int | None:
+    key = "MsgId" if "MsgId" in fields else "MsgID"  # job-result events spell it MsgID
+    return _int(fields, key) if _text(fields, key).strip() else None
+
+
+def _scene(event_key: str) -> str | None:
+    scene = event_key.strip().removeprefix(_QR_SCENE_PREFIX)
+    return scene or None
+
+
+def _items(fields: Mapping[str, Any], container: str) -> tuple[SubscribeMsgItem, ...]:
+    box = fields.get(container, "")
+    if isinstance(box, str) and not box.strip():
+        return ()
+    if not isinstance(box, Mapping):
+        raise MalformedMessageError(f"{container} must contain List elements")
+    entries = box.get("List", [])
+    if isinstance(entries, Mapping):  # e.g. a dict produced by another XML converter
+        entries = [entries]
+    if isinstance(entries, str) or not isinstance(entries, Sequence):
+        raise MalformedMessageError(f"{container}/List is malformed")
+    items: list[SubscribeMsgItem] = []
+    for entry in entries:
+        if isinstance(entry, str) and not entry.strip():
+            continue
+        if not isinstance(entry, Mapping):
+            raise MalformedMessageError(f"{container}/List is malformed")
+        items.append(
+            SubscribeMsgItem(
+                template_id=_text(entry, "TemplateId").strip(),
+                status=_optional(entry, "SubscribeStatusString"),
+                popup_scene=_optional(entry, "PopupScene"),
+                msg_id=_optional(entry, "MsgID") or _optional(entry, "MsgId"),
+                error_code=_optional(entry, "ErrorCode"),
+                error_status=_optional(entry, "ErrorStatus"),
+            )
+        )
+    return tuple(items)
+
+
+_Builder: TypeAlias = Callable[[_Common, Mapping[str, Any]], InboundMessage]
+
+_MESSAGES: Mapping[str, _Builder] = {
+    "text": lambda c, f: TextMessage(**c, content=_text(f, "Content")),
+    "image": lambda c, f: ImageMessage(
+        **c, pic_url=_text(f, "PicUrl"), media_id=_text(f, "MediaId")
+    ),
+    "voice": lambda c, f: VoiceMessage(
+        **c,
+        media_id=_text(f, "MediaId"),
+        format=_text(f, "Format").strip(),
+        recognition=_text(f, "Recognition") if _text(f, "Recognition").strip() else None,
+    ),
+    "video": lambda c, f: VideoMessage(
+        **c, media_id=_text(f, "MediaId"), thumb_media_id=_text(f, "ThumbMediaId")
+    ),
+    "shortvideo": lambda c, f: VideoMessage(
+        **c, media_id=_text(f, "MediaId"), thumb_media_id=_text(f, "ThumbMediaId"), short=True
+    ),
+    "location": lambda c, f: LocationMessage(
+        **c,
+        latitude=_float(f, "Location_X"),
+        longitude=_float(f, "Location_Y"),
+        scale=_int(f, "Scale", default=0),
+        label=_text(f, "Label"),
+    ),
+    "link": lambda c, f: LinkMessage(
+        **c, title=_text(f, "Title"), description=_text(f, "Description"), url=_text(f, "Url")
+    ),
+}
+
+_EVENTS: Mapping[str, Callable[[_Common, str, Mapping[str, Any]], InboundMessage]] = {
+    "subscribe": lambda c, k, f: SubscribeEvent(
+        **c, event_key=k, scene=_scene(k), ticket=_optional(f, "Ticket")
+    ),
+    "unsubscribe": lambda c, k, f: UnsubscribeEvent(**c, event_key=k),
+    "scan": lambda c, k, f: ScanEvent(
+        **c, event_key=k, scene=_scene(k), ticket=_optional(f, "Ticket")
+    ),
+    "location": lambda c, k, f: LocationEvent(
+        **c,
+        event_key=k,
+        latitude=_float(f, "Latitude"),
+        longitude=_float(f, "Longitude"),
+        precision=_float(f, "Precision"),
+    ),
+    "click": lambda c, k, f: ClickEvent(**c, event_key=k, key=k),
+    "view": lambda c, k, f: ViewEvent(**c, event_key=k, url=k),
+    "templatesendjobfinish": lambda c, k, f: TemplateSendJobFinishEvent(
+        **c, event_key=k, status=_text(f, "Status").strip()
+    ),
+    "masssendjobfinish": lambda c, k, f: MassSendJobFinishEvent(
+        **c,
+        event_key=k,
+        status=_text(f, "Status").strip(),
+        total_count=_int(f, "TotalCount", default=0),
+        filter_count=_int(f, "FilterCount", default=0),
+        sent_count=_int(f, "SentCount", default=0),
+        error_count=_int(f, "ErrorCount", default=0),
+    ),
+    "subscribe_msg_popup_event": lambda c, k, f: SubscribeMsgPopupEvent(
+        **c, event_key=k, items=_items(f, "SubscribeMsgPopupEvent")
+    ),
+    "subscribe_msg_change_event": lambda c, k, f: SubscribeMsgChangeEvent(
+        **c, event_key=k, items=_items(f, "SubscribeMsgChangeEvent")
+    ),
+    "subscribe_msg_sent_event": lambda c, k, f: SubscribeMsgSentEvent(
+        **c, event_key=k, items=_items(f, "SubscribeMsgSentEvent")
+    ),
+}
+
+
+def parse_message(fields: Mapping[str, Any]) -> InboundMessage:
+    """Build the typed message for a ``parse_xml`` result (of the decrypted XML, if encrypted).
+
+    Raises ``MalformedMessageError`` when ToUserName, FromUserName, CreateTime or MsgType is
+    missing, CreateTime or MsgId is not an integer, or a known type has unusable fields.
+    Unknown message and event types yield ``UnknownMessage``.
+    """
+    common: _Common = {
+        "to_user": _required(fields, "ToUserName"),
+        "from_user": _required(fields, "FromUserName"),
+        "create_time": _int(fields, "CreateTime"),
+        "msg_id": _msg_id(fields),
+        "raw": MappingProxyType(dict(fields)),
+    }
+    msg_type = _required(fields, "MsgType")
+    if msg_type.lower() == "event":
+        event = _lenient(fields, "Event").strip()
+        event_key = _lenient(fields, "EventKey")
+        build_event = _EVENTS.get(event.lower())
+        if build_event is not None:
+            return build_event(common, event_key, fields)
+        return UnknownMessage(**common, msg_type=msg_type, event=event or None, event_key=event_key)
+    build = _MESSAGES.get(msg_type.lower())
+    if build is not None:
+        return build(common, fields)
+    return UnknownMessage(**common, msg_type=msg_type)
