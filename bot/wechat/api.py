@@ -27,7 +27,6 @@ from bot.wechat.token import AccessTokenProvider
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3, sock_read=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +54,7 @@ class WeChatClient:
         base_url: str = DEFAULT_API_BASE_URL,
         metrics: Metrics | None = None,
         retry: RetryPolicy = RetryPolicy(),
+        timeout_s: float = 10.0,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -62,6 +62,9 @@ class WeChatClient:
         self._app_secret = app_secret
         self._metrics = metrics
         self._retry = retry
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout_s, connect=min(3.0, timeout_s), sock_read=timeout_s
+        )
         self.tokens = AccessTokenProvider(engine, app_id, self._fetch_stable_token)
 
     @property
@@ -127,7 +130,7 @@ class WeChatClient:
                 data=body,
                 params=params,
                 headers={"Content-Type": "application/json; charset=utf-8"},
-                timeout=DEFAULT_TIMEOUT,
+                timeout=self._timeout,
             ) as resp:
                 if resp.status >= 500:
                     raise WeChatUnavailableError(f"{api}: HTTP {resp.status}")

@@ -27,6 +27,7 @@ class RecordedCall:
     path: str
     params: dict[str, str]
     body: dict[str, Any]
+    raw: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class FakeWeChatServer:
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()
+        request["raw_body"] = raw
         if not raw:
             return {}
         try:
@@ -140,7 +142,15 @@ class FakeWeChatServer:
         return web.json_response(answer)
 
     def _record(self, request: web.Request, body: dict[str, Any]) -> None:
-        self.calls.append(RecordedCall(next(self._seq), request.path, dict(request.query), body))
+        self.calls.append(
+            RecordedCall(
+                next(self._seq),
+                request.path,
+                dict(request.query),
+                body,
+                request.get("raw_body", b""),
+            )
+        )
 
     async def _list_calls(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0") or 0)
