@@ -66,7 +66,12 @@ class Router:
 
         def register(handler: Handler[M]) -> Handler[M]:
             self._routes.append(
-                Route(cast(AnyHandler, handler), tuple(types), when=when, state=state)
+                Route(
+                    cast(AnyHandler, handler),
+                    cast(tuple[type[InboundMessage], ...], types),
+                    when=when,
+                    state=state,
+                )
             )
             return handler
 

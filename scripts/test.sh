@@ -17,6 +17,8 @@ fi
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "== mypy (strict)"
+.venv/bin/mypy
 
 echo "== pytest on SQLite"
 env -u GONGKAI_TEST_DATABASE_URL .venv/bin/pytest "$@"

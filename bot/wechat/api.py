@@ -38,7 +38,7 @@ class RetryPolicy:
     cap_s: float = 2.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.cap_s, self.base_s * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        return min(self.cap_s, self.base_s * 2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
 
 
 class WeChatClient:

@@ -70,8 +70,8 @@ class NewsReply:
     articles: tuple[Article, ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.articles, tuple):
-            object.__setattr__(self, "articles", tuple(self.articles))
+        # Accept a list from callers that ignore the annotation; store it as a tuple.
+        object.__setattr__(self, "articles", tuple(self.articles))
         if not self.articles:
             raise ValueError("a news reply needs at least one article")
 
