@@ -19,7 +19,7 @@ from bot import keys
 from bot.config import Settings
 from bot.db import create_engine, ping
 from bot.metrics import Metrics
-from bot.receipts import NonceGuard, ReceiptStore
+from bot.receipts import CallbackLedger
 from bot.routing import Router
 from bot.tasks import TaskSet
 from bot.webhook import routes as webhook_routes
@@ -78,10 +78,11 @@ def _database(
         own = engine is None
         eng = engine or create_engine(app[keys.SETTINGS].database_url.get_secret_value())
         app[keys.ENGINE] = eng
-        window = app[keys.SETTINGS].wechat.max_clock_skew_s
-        app[keys.RECEIPTS] = ReceiptStore(eng)
-        app[keys.NONCES] = NonceGuard(eng, window)
+        ledger = CallbackLedger(eng, app[keys.SETTINGS].wechat.max_clock_skew_s)
+        ledger.start()
+        app[keys.LEDGER] = ledger
         yield
+        await ledger.stop()
         if own:
             await eng.dispose()
 
@@ -124,11 +125,10 @@ async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     tasks = app[keys.TASKS]
-    receipts, nonces = app[keys.RECEIPTS], app[keys.NONCES]
+    ledger = app[keys.LEDGER]
 
     async def purge() -> None:
-        await receipts.purge(RECEIPT_TTL)
-        await nonces.purge(time.time())
+        await ledger.purge(RECEIPT_TTL, time.time())
 
     tasks.every(PURGE_EVERY_S, purge, name="purge_receipts")
     yield

@@ -20,6 +20,8 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.wechat.crypto import generate_encoding_aes_key
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///gongkai.db"
 LOCAL_STATE_DIR = ".gongkai"
 LOCAL_SECRETS_FILE = "local-secrets.json"
@@ -135,12 +137,11 @@ def _local_secrets(state_dir: Path) -> dict[str, str]:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         if {"token", "app_id", "app_secret", "aes_key"} <= data.keys():
             return {k: str(v) for k, v in data.items()}
-    alphabet = string.ascii_letters + string.digits
     data = {
         "token": secrets.token_urlsafe(18).replace("-", "x").replace("_", "y"),
         "app_id": "wxlocal" + secrets.token_hex(5),
         "app_secret": secrets.token_hex(16),
-        "aes_key": "".join(secrets.choice(alphabet) for _ in range(43)),
+        "aes_key": generate_encoding_aes_key(),
     }
     state_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -69,7 +69,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "asyncpg":
         parsed = parsed.set(drivername="postgresql+asyncpg")
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_recycle", 1800)  # instead of a pre-ping round trip per checkout
     return create_async_engine(parsed, **kwargs)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.metrics import Metrics
-    from bot.receipts import NonceGuard, ReceiptStore
+    from bot.receipts import CallbackLedger
     from bot.routing import Router
     from bot.tasks import TaskSet
     from bot.wechat.api import WeChatClient
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE = web.AppKey("engine", AsyncEngine)
 ROUTER: web.AppKey[Router] = web.AppKey("router")
-RECEIPTS: web.AppKey[ReceiptStore] = web.AppKey("receipts")
-NONCES: web.AppKey[NonceGuard] = web.AppKey("nonces")
+LEDGER: web.AppKey[CallbackLedger] = web.AppKey("ledger")
 TASKS: web.AppKey[TaskSet] = web.AppKey("tasks")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("wechat")

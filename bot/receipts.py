@@ -1,27 +1,42 @@
 """Exactly-once handling of WeChat's retried callbacks, and nonce replay protection.
 
 WeChat re-sends a message up to three times when the server is slow. The first delivery claims
-the message's de-duplication key with an INSERT (a primary-key conflict means another delivery —
-in this process or another one sharing the database — got there first). The claimant stores the
-reply it gave; a retry waits briefly for it and answers with the very same reply.
+the message's de-duplication key with an INSERT … ON CONFLICT DO NOTHING (a conflict means
+another delivery — in this process or another one sharing the database — got there first). The
+claimant stores the reply it gave; a retry waits briefly for it and answers with the same reply.
+
+The callback path must stay fast under load, so all of this goes through one writer task per
+process that batches whatever arrived while it was writing: each request waits for one shared
+transaction (nonce + claim), and storing a reply is written behind the answer. Same-process
+retries read recent replies from memory; other processes read the table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.db import session_factory
 from bot.models import CallbackNonce, CallbackReceipt
 from bot.wechat.errors import ReplayError
+
+logger = logging.getLogger(__name__)
+
+RECEIPTS: Table = CallbackReceipt.__table__  # type: ignore[assignment]
+NONCES: Table = CallbackNonce.__table__  # type: ignore[assignment]
+MAX_BATCH = 500
+_STOP = object()  # queued by stop(): the writer ends after what was queued before it
+RECENT_REPLIES = 20_000
 
 
 class ReceiptStatus(StrEnum):
@@ -40,53 +55,91 @@ class Claim:
     reply_xml: str | None = None
 
 
-class ReceiptStore:
-    """Callback receipts in the database (works across processes)."""
+@dataclass(slots=True)
+class _Admit:
+    key: str
+    nonce: str
+    digest: str
+    now: float
+    future: asyncio.Future[Claim]
 
-    def __init__(self, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None) -> None:
-        self._sessions: async_sessionmaker = session_factory(engine)  # type: ignore[type-arg]
-        self._now = now or (lambda: datetime.now(UTC))
 
-    async def claim(self, key: str) -> Claim:
-        now = self._now()
-        try:
-            async with self._sessions.begin() as session:
-                session.add(
-                    CallbackReceipt(
-                        dedupe_key=key,
-                        status=ReceiptStatus.PROCESSING,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:
-            existing = await self.get(key)
-            if existing is None:  # purged between our INSERT and SELECT: treat as a retry
-                return Claim(first=False, status=ReceiptStatus.LATE)
-            return existing
-        return Claim(first=True, status=ReceiptStatus.PROCESSING)
+@dataclass(slots=True)
+class _Finish:
+    key: str
+    status: ReceiptStatus
+    reply_xml: str | None
+    done: asyncio.Future[None] | None = None
+
+
+@dataclass
+class CallbackLedger:
+    """Receipts and nonces in the database, written in batches by one task per process."""
+
+    engine: AsyncEngine
+    window_s: int
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _queue: asyncio.Queue[_Admit | _Finish | object] = field(default_factory=asyncio.Queue)
+    _recent: OrderedDict[str, Claim] = field(default_factory=OrderedDict)
+    _writer: asyncio.Task[None] | None = None
+    _closed: bool = False
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._closed = False
+        self._ensure_writer()
+
+    async def stop(self) -> None:
+        """Write everything still queued, then let the writer end."""
+        self._closed = True
+        if self._writer is None:
+            return
+        self._queue.put_nowait(_STOP)
+        await asyncio.gather(self._writer, return_exceptions=True)
+        self._writer = None
+
+    async def flush(self) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Finish("", ReceiptStatus.PROCESSING, None, done))
+        await done
+
+    # --- the callback path ---------------------------------------------------------------------
+
+    async def admit(self, key: str, *, nonce: str, digest: str, now: float) -> Claim:
+        """Record the nonce and claim ``key`` in one shared transaction.
+
+        Raises ReplayError if the nonce was used in the window for a different body.
+        """
+        if not nonce or len(nonce) > 64:
+            raise ReplayError("missing or oversized nonce")
+        self._ensure_writer()
+        future: asyncio.Future[Claim] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Admit(key, nonce, digest, now, future))
+        return await future
+
+    def finish(self, key: str, status: ReceiptStatus, reply_xml: str | None = None) -> None:
+        """Store the outcome; visible at once in this process, written behind for the others."""
+        previous = self._recent.get(key)
+        xml = reply_xml if reply_xml is not None else (previous.reply_xml if previous else None)
+        self._remember(key, Claim(first=False, status=status, reply_xml=xml))
+        self._ensure_writer()
+        self._queue.put_nowait(_Finish(key, status, reply_xml))
 
     async def get(self, key: str) -> Claim | None:
-        async with self._sessions() as session:
+        if (recent := self._recent.get(key)) is not None:
+            return recent
+        async with self.engine.connect() as conn:
             row = (
-                await session.execute(
-                    select(CallbackReceipt.status, CallbackReceipt.reply_xml).where(
-                        CallbackReceipt.dedupe_key == key
+                await conn.execute(
+                    select(RECEIPTS.c.status, RECEIPTS.c.reply_xml).where(
+                        RECEIPTS.c.dedupe_key == key
                     )
                 )
             ).first()
         if row is None:
             return None
         return Claim(first=False, status=ReceiptStatus(row.status), reply_xml=row.reply_xml)
-
-    async def finish(self, key: str, status: ReceiptStatus, reply_xml: str | None = None) -> None:
-        values: dict[str, object] = {"status": status, "updated_at": self._now()}
-        if reply_xml is not None:
-            values["reply_xml"] = reply_xml
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(CallbackReceipt).where(CallbackReceipt.dedupe_key == key).values(**values)
-            )
 
     async def wait_settled(self, key: str, within_s: float, poll: float = 0.05) -> Claim | None:
         """Wait until the claimant has answered; None if it is still working after ``within_s``."""
@@ -99,56 +152,192 @@ class ReceiptStore:
                 return None
             await asyncio.sleep(poll)
 
-    async def purge(self, older_than: timedelta) -> int:
-        cutoff = self._now() - older_than
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(CallbackReceipt).where(CallbackReceipt.created_at < cutoff)
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+    async def purge(self, receipts_older_than: timedelta, now: float) -> None:
+        cutoff = self.now() - receipts_older_than
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(RECEIPTS).where(RECEIPTS.c.created_at < cutoff))
+            await conn.execute(delete(NONCES).where(NONCES.c.seen_at < now - self.window_s))
 
+    # --- the writer ----------------------------------------------------------------------------
 
-class NonceGuard:
-    """Rejects a nonce reused within the window for a *different* payload.
+    def _ensure_writer(self) -> None:
+        if self._closed:
+            raise RuntimeError("the callback ledger is closed")
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run(), name="callback_ledger")
 
-    WeChat's own retries may repeat a request byte for byte; those pass here and are answered by
-    the receipt store with the stored reply, so a replayed request never runs a handler twice.
-    """
+    def _remember(self, key: str, claim: Claim) -> None:
+        self._recent[key] = claim
+        self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_REPLIES:
+            self._recent.popitem(last=False)
 
-    def __init__(self, engine: AsyncEngine, window_s: int) -> None:
-        self._sessions: async_sessionmaker = session_factory(engine)  # type: ignore[type-arg]
-        self._window = window_s
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if _STOP in batch:
+                stopping = True
+                batch = [b for b in batch if b is not _STOP]
+            await self._write_batch(batch)
 
-    async def check(self, nonce: str, body_digest: str, now: float) -> None:
-        if not nonce or len(nonce) > 64:
-            raise ReplayError("missing or oversized nonce")
+    async def _write_batch(self, batch: Sequence[_Admit | _Finish | object]) -> None:
+        admits = [b for b in batch if isinstance(b, _Admit)]
+        finishes = [b for b in batch if isinstance(b, _Finish)]
+        outcomes: dict[int, Claim | BaseException] = {}
         try:
-            async with self._sessions.begin() as session:
-                session.add(CallbackNonce(nonce=nonce, body_digest=body_digest, seen_at=now))
-        except IntegrityError:
-            async with self._sessions.begin() as session:
-                row = (
-                    await session.execute(
-                        select(CallbackNonce.body_digest, CallbackNonce.seen_at).where(
-                            CallbackNonce.nonce == nonce
-                        )
-                    )
-                ).first()
-                if row is None:
-                    return
-                if row.seen_at < now - self._window:  # expired entry not yet purged: reuse it
-                    await session.execute(
-                        update(CallbackNonce)
-                        .where(CallbackNonce.nonce == nonce)
-                        .values(body_digest=body_digest, seen_at=now)
-                    )
-                    return
-                if row.body_digest != body_digest:
-                    raise ReplayError("nonce reused within the replay window") from None
+            async with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Receipts only guard against handling a retry twice; losing the last few
+                    # milliseconds of them in a crash is acceptable, a disk flush per callback
+                    # is not.
+                    await conn.execute(text("SET LOCAL synchronous_commit = off"))
+                await self._write_finishes(conn, [f for f in finishes if f.key])
+                if admits:
+                    outcomes = await self._write_admits(conn, admits)
+        except Exception as exc:
+            logger.exception("callback ledger write failed", extra={"action": "ledger_failed"})
+            outcomes = dict.fromkeys((id(a) for a in admits), exc)
+        for admit in admits:
+            if admit.future.done():  # the waiting request was cancelled
+                continue
+            result = outcomes[id(admit)]
+            if isinstance(result, BaseException):
+                admit.future.set_exception(result)
+            else:
+                admit.future.set_result(result)
+        for finish in finishes:
+            if finish.done is not None and not finish.done.done():
+                finish.done.set_result(None)
 
-    async def purge(self, now: float) -> int:
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(CallbackNonce).where(CallbackNonce.seen_at < now - self._window)
+    async def _write_finishes(self, conn: AsyncConnection, finishes: Sequence[_Finish]) -> None:
+        now = self.now()
+        with_xml = [
+            {"b_key": f.key, "b_status": f.status.value, "b_xml": f.reply_xml, "b_now": now}
+            for f in finishes
+            if f.reply_xml is not None
+        ]
+        without = [
+            {"b_key": f.key, "b_status": f.status.value, "b_now": now}
+            for f in finishes
+            if f.reply_xml is None
+        ]
+        where = RECEIPTS.c.dedupe_key == bindparam("b_key")
+        if with_xml:
+            await conn.execute(
+                update(RECEIPTS)
+                .where(where)
+                .values(
+                    status=bindparam("b_status"),
+                    reply_xml=bindparam("b_xml"),
+                    updated_at=bindparam("b_now"),
+                ),
+                with_xml,
             )
-        return int(getattr(result, "rowcount", 0) or 0)
+        if without:
+            await conn.execute(
+                update(RECEIPTS)
+                .where(where)
+                .values(status=bindparam("b_status"), updated_at=bindparam("b_now")),
+                without,
+            )
+
+    async def _write_admits(
+        self, conn: AsyncConnection, admits: Sequence[_Admit]
+    ) -> dict[int, Claim | BaseException]:
+        outcomes: dict[int, Claim | BaseException] = {}
+        accepted = await self._record_nonces(conn, admits, outcomes)
+        first_of: dict[str, _Admit] = {}
+        for admit in accepted:
+            first_of.setdefault(admit.key, admit)
+        now = self.now()
+        inserted: set[str] = set()
+        if first_of:
+            rows = [
+                {
+                    "dedupe_key": key,
+                    "status": ReceiptStatus.PROCESSING.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key in first_of
+            ]
+            inserted = set(
+                (
+                    await conn.execute(
+                        _insert_ignore(conn, RECEIPTS).values(rows).returning(RECEIPTS.c.dedupe_key)
+                    )
+                ).scalars()
+            )
+        existing_keys = {a.key for a in accepted} - inserted
+        existing: dict[str, Claim] = {}
+        if existing_keys:
+            result = await conn.execute(
+                select(RECEIPTS.c.dedupe_key, RECEIPTS.c.status, RECEIPTS.c.reply_xml).where(
+                    RECEIPTS.c.dedupe_key.in_(existing_keys)
+                )
+            )
+            for row in result:
+                existing[row.dedupe_key] = Claim(False, ReceiptStatus(row.status), row.reply_xml)
+        for admit in accepted:
+            if admit.key in inserted and first_of[admit.key] is admit:
+                outcomes[id(admit)] = Claim(first=True, status=ReceiptStatus.PROCESSING)
+            else:
+                outcomes[id(admit)] = self._recent.get(admit.key) or existing.get(
+                    admit.key, Claim(first=False, status=ReceiptStatus.PROCESSING)
+                )
+        return outcomes
+
+    async def _record_nonces(
+        self,
+        conn: AsyncConnection,
+        admits: Sequence[_Admit],
+        outcomes: dict[int, Claim | BaseException],
+    ) -> list[_Admit]:
+        """Insert new nonces; fail admits whose nonce was used for another body in the window."""
+        first_digest: dict[str, _Admit] = {}
+        for admit in admits:
+            first_digest.setdefault(admit.nonce, admit)
+        rows = [
+            {"nonce": n, "body_digest": a.digest, "seen_at": a.now} for n, a in first_digest.items()
+        ]
+        inserted = set(
+            (
+                await conn.execute(
+                    _insert_ignore(conn, NONCES).values(rows).returning(NONCES.c.nonce)
+                )
+            ).scalars()
+        )
+        stored: dict[str, Any] = {}
+        if conflicting := set(first_digest) - inserted:
+            result = await conn.execute(
+                select(NONCES.c.nonce, NONCES.c.body_digest, NONCES.c.seen_at).where(
+                    NONCES.c.nonce.in_(conflicting)
+                )
+            )
+            stored = {row.nonce: row for row in result}
+        accepted = []
+        for admit in admits:
+            known = stored.get(admit.nonce)
+            if known is not None and known.seen_at < admit.now - self.window_s:
+                await conn.execute(  # an expired entry not yet purged: the nonce is free again
+                    update(NONCES)
+                    .where(NONCES.c.nonce == admit.nonce)
+                    .values(body_digest=admit.digest, seen_at=admit.now)
+                )
+                stored.pop(admit.nonce)
+                known = None
+            reference = known.body_digest if known is not None else first_digest[admit.nonce].digest
+            if reference != admit.digest:
+                outcomes[id(admit)] = ReplayError("nonce reused within the replay window")
+            else:
+                accepted.append(admit)
+        return accepted
+
+
+def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

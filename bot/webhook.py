@@ -14,14 +14,13 @@ import hashlib
 import logging
 import secrets
 import time
-import uuid
 
 from aiohttp import web
 
 from bot import keys
 from bot.dispatch import handle_message
 from bot.log_setup import hash_openid, openid_hash, request_id
-from bot.receipts import ReceiptStatus
+from bot.receipts import Claim, ReceiptStatus
 from bot.wechat import (
     CallbackError,
     InboundMessage,
@@ -66,16 +65,18 @@ async def verify_url(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.Response:
     started = time.monotonic()
-    request_id.set(uuid.uuid4().hex[:12])
+    request_id.set(secrets.token_hex(6))
     app = request.app
     try:
-        msg, crypto, body = await _authenticate(request)
+        msg, crypto, body, nonce, now = await _authenticate(request)
+        claim = await app[keys.LEDGER].admit(
+            msg.dedupe_key, nonce=nonce, digest=hashlib.sha256(body).hexdigest(), now=now
+        )
     except CallbackError as exc:
         return _reject(request, exc, kind="unknown")
-    openid_hash.set(
-        hash_openid(msg.from_user, app[keys.SETTINGS].openid_hash_salt.get_secret_value())
-    )
-    xml, outcome = await _answer(app, msg, started)
+    salt = app[keys.SETTINGS].openid_hash_salt.get_secret_value()
+    openid_hash.set(hash_openid(msg.from_user, salt))
+    xml, outcome = await _answer(app, msg, claim, started)
     metrics = app[keys.METRICS]
     metrics.callbacks.labels(kind=msg.kind, outcome=outcome).inc()
     metrics.reply_seconds.observe(time.monotonic() - started)
@@ -94,7 +95,7 @@ async def receive(request: web.Request) -> web.Response:
 
 async def _authenticate(
     request: web.Request,
-) -> tuple[InboundMessage, MessageCrypto | None, bytes]:
+) -> tuple[InboundMessage, MessageCrypto | None, bytes, str, float]:
     app = request.app
     settings = app[keys.SETTINGS].wechat
     q = request.query
@@ -120,22 +121,21 @@ async def _authenticate(
             encrypted, timestamp=timestamp, nonce=nonce, msg_signature=q.get("msg_signature", "")
         )
         fields = parse_xml(inner)
-    msg = parse_message(fields)
-    await app[keys.NONCES].check(nonce, hashlib.sha256(body).hexdigest(), now)
-    return msg, crypto, body
+    return parse_message(fields), crypto, body, nonce, now
 
 
-async def _answer(app: web.Application, msg: InboundMessage, started: float) -> tuple[str, str]:
+async def _answer(
+    app: web.Application, msg: InboundMessage, claim: Claim, started: float
+) -> tuple[str, str]:
     """The plaintext reply XML (or ``success``) and an outcome label for metrics."""
     budget = app[keys.SETTINGS].wechat.reply_budget_s
-    receipts = app[keys.RECEIPTS]
-    claim = await receipts.claim(msg.dedupe_key)
+    ledger = app[keys.LEDGER]
     if not claim.first:
         app[keys.METRICS].dedupe_hits.inc()
         settled = claim if claim.status is not ReceiptStatus.PROCESSING else None
         if settled is None:
             remaining = max(0.0, budget - (time.monotonic() - started))
-            settled = await receipts.wait_settled(msg.dedupe_key, remaining)
+            settled = await ledger.wait_settled(msg.dedupe_key, remaining)
         if settled is not None and settled.status is ReceiptStatus.REPLIED and settled.reply_xml:
             return settled.reply_xml, "retry_replayed"
         return SUCCESS, "retry_success"
@@ -146,9 +146,9 @@ async def _answer(app: web.Application, msg: InboundMessage, started: float) -> 
     if task in done:
         reply = task.result()
         xml = _render(reply, msg)
-        await receipts.finish(msg.dedupe_key, ReceiptStatus.REPLIED, xml)
+        ledger.finish(msg.dedupe_key, ReceiptStatus.REPLIED, xml)
         return xml, "replied" if reply is not None else "no_reply"
-    await receipts.finish(msg.dedupe_key, ReceiptStatus.LATE, SUCCESS)
+    ledger.finish(msg.dedupe_key, ReceiptStatus.LATE, SUCCESS)
     app[keys.TASKS].spawn(_reply_late(app, msg, task), name="late_reply")
     return SUCCESS, "late"
 
@@ -174,7 +174,7 @@ async def _reply_late(
     reply = await task
     metrics = app[keys.METRICS]
     if reply is None:
-        await app[keys.RECEIPTS].finish(msg.dedupe_key, ReceiptStatus.SENT_LATE)
+        app[keys.LEDGER].finish(msg.dedupe_key, ReceiptStatus.SENT_LATE)
         return
     try:
         wechat = app[keys.WECHAT]
@@ -189,7 +189,7 @@ async def _reply_late(
         )
         return
     metrics.late_replies.labels(result="sent").inc()
-    await app[keys.RECEIPTS].finish(msg.dedupe_key, ReceiptStatus.SENT_LATE)
+    app[keys.LEDGER].finish(msg.dedupe_key, ReceiptStatus.SENT_LATE)
     logger.info("late reply sent", extra={"action": "late_reply"})
 
 

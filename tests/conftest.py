@@ -111,9 +111,13 @@ MakeClient = Callable[..., Any]
 
 @pytest.fixture
 async def make_client(
-    aiohttp_client: Callable[..., Any], engine: AsyncEngine, settings: Settings
+    engine: AsyncEngine, settings: Settings, aiohttp_client: Callable[..., Any]
 ) -> MakeClient:
-    """Start the real app on loopback (optionally with other settings or router)."""
+    """Start the real app on loopback (optionally with other settings or router).
+
+    ``engine`` comes before ``aiohttp_client`` so that apps are closed (their last receipts
+    written) before the engine is disposed.
+    """
 
     async def make(app: web.Application | None = None, **kwargs: Any) -> TestClient[Any, Any]:
         kwargs.setdefault("engine", engine)

@@ -101,19 +101,23 @@ class FakeWeChatServer:
         return None
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON body, recorded with the raw bytes as WeChat would receive them."""
         raw = await request.read()
-        request["raw_body"] = raw
         if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return {"_invalid_json": raw.decode("utf-8", "replace")}
-        return data if isinstance(data, dict) else {"_value": data}
+            data: Any = {}
+        else:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = {"_invalid_json": raw.decode("utf-8", "replace")}
+        body = data if isinstance(data, dict) else {"_value": data}
+        self.calls.append(
+            RecordedCall(next(self._seq), request.path, dict(request.query), body, raw)
+        )
+        return body
 
     async def _stable_token(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        self._record(request, body)
         if (failure := await self._pre(request.path)) is not None:
             return failure
         if self.app_id and body.get("appid") != self.app_id:
@@ -126,7 +130,6 @@ class FakeWeChatServer:
 
     async def _api(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        self._record(request, body)
         if (failure := await self._pre(request.path)) is not None:
             return failure
         if request.query.get("access_token") not in self._tokens:
@@ -139,17 +142,6 @@ class FakeWeChatServer:
         if request.path.endswith(("/template/send", "/mass/sendall", "/mass/send")):
             answer["msgid"] = next(self._seq) + 1_000_000
         return web.json_response(answer)
-
-    def _record(self, request: web.Request, body: dict[str, Any]) -> None:
-        self.calls.append(
-            RecordedCall(
-                next(self._seq),
-                request.path,
-                dict(request.query),
-                body,
-                request.get("raw_body", b""),
-            )
-        )
 
     async def _list_calls(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0") or 0)

@@ -49,4 +49,5 @@ async def test_unreachable_database_is_503_not_a_traceback(
     answer = await send(client, peer, peer.text_xml(openid, "帮助", next_msg_id()))
     assert answer.status == 503
     assert b"Traceback" not in answer.body
+    await client.close()
     await broken.dispose()

@@ -38,8 +38,9 @@ class CountingBot:
         @router.on(TextMessage, SubscribeEvent)
         async def handle(msg: Any, ctx: HandlerContext) -> TextReply:
             self.runs.append(msg.dedupe_key)
+            run = len(self.runs)
             await asyncio.sleep(self.delay)
-            return TextReply(f"第{len(self.runs)}次处理")
+            return TextReply(f"第{run}次处理")
 
         return router
 
@@ -152,3 +153,29 @@ async def test_two_server_processes_on_one_database_handle_a_retried_message_onc
         for c in clients:
             await c.close()
         await other_engine.dispose()
+
+
+async def test_a_burst_of_concurrent_deliveries_is_handled_once_per_message(
+    make_client: Any, peer: WeChatPeer, openid: str
+) -> None:
+    """Deliveries arriving together are written in shared batches; each message still runs once."""
+    bot = CountingBot(delay=0.05)
+    client = await make_client(router=bot.router())
+    messages = [peer.text_xml(f"{openid}{i}", f"问题{i}", next_msg_id()) for i in range(20)]
+    answers = await asyncio.gather(*(send(client, peer, xml) for xml in messages * 2))
+    assert len(bot.runs) == 20
+    assert sorted(bot.runs) == sorted(set(bot.runs))
+    for i in range(20):
+        assert answers[i].content == answers[i + 20].content
+    assert len({a.content for a in answers}) == 20
+
+
+async def test_nonce_reuse_within_one_batch_is_refused(
+    client: TestClient[Any, Any], peer: WeChatPeer, openid: str
+) -> None:
+    first = peer.text_xml(openid, "甲", next_msg_id())
+    second = peer.text_xml(openid, "乙", next_msg_id())
+    answers = await asyncio.gather(
+        send(client, peer, first, nonce="777001"), send(client, peer, second, nonce="777001")
+    )
+    assert sorted(a.status for a in answers) == [200, 403]
