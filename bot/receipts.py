@@ -264,13 +264,11 @@ class CallbackLedger:
                 }
                 for key in first_of
             ]
-            inserted = set(
-                (
-                    await conn.execute(
-                        _insert_ignore(conn, RECEIPTS).values(rows).returning(RECEIPTS.c.dedupe_key)
-                    )
-                ).scalars()
+            # executemany with RETURNING: one cached statement, sent as multi-row VALUES.
+            result = await conn.execute(
+                _insert_ignore(conn, RECEIPTS).returning(RECEIPTS.c.dedupe_key), rows
             )
+            inserted = set(result.scalars())
         existing_keys = {a.key for a in accepted} - inserted
         existing: dict[str, Claim] = {}
         if existing_keys:
@@ -303,13 +301,8 @@ class CallbackLedger:
         rows = [
             {"nonce": n, "body_digest": a.digest, "seen_at": a.now} for n, a in first_digest.items()
         ]
-        inserted = set(
-            (
-                await conn.execute(
-                    _insert_ignore(conn, NONCES).values(rows).returning(NONCES.c.nonce)
-                )
-            ).scalars()
-        )
+        result = await conn.execute(_insert_ignore(conn, NONCES).returning(NONCES.c.nonce), rows)
+        inserted = set(result.scalars())
         stored: dict[str, Any] = {}
         if conflicting := set(first_digest) - inserted:
             result = await conn.execute(
