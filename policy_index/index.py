@@ -1,0 +1,249 @@
+"""An immutable search index over a library, built off the event loop and swapped atomically.
+
+What is searchable is a *target*: a policy or a Q&A pair. Each target gets one lexical document
+(title and aliases weighted double, then topics, issuer, summary, interpretation titles; for a
+Q&A its question and similar phrasings, which is what people ask, not the answer), indexed three
+ways (words, characters, pinyin). Long policy bodies are split into passages with their own
+index. Short texts (titles, aliases, questions) are also kept for fuzzy comparison and, when an
+embedder is available, as sentence vectors.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from policy_index.bm25 import BM25
+from policy_index.embedding import Embedder, EmbeddingCache, Vectors
+from policy_index.model import Library, Policy, QAPair
+from policy_index.normalise import normalise
+from policy_index.tokenise import Tokeniser, domain_terms
+
+PASSAGE_CHARS = 220
+PASSAGE_STRIDE = 160
+INLINE_BODY_CHARS = 400  # shorter bodies simply join the target's document
+SUMMARY_UNIT_CHARS = 80  # the summary's opening sentence(s) embedded as a unit
+EMBED_SUMMARIES_UP_TO = 5_000  # larger libraries embed titles, aliases and questions only
+
+_SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
+_NON_WORD = re.compile(r"\s+")
+
+TargetKind = Literal["policy", "qa"]
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: TargetKind
+    id: str
+    group: str  # the policy a Q&A belongs to (its own id if none): one "thing" for the user
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A short text standing for a target (title, alias, question, …)."""
+
+    target: int
+    text: str  # normalised
+    field: str  # title | alias | question | similar | summary | interpretation
+
+
+@dataclass(frozen=True)
+class PolicyIndex:
+    library: Library
+    targets: tuple[Target, ...]
+    tokeniser: Tokeniser
+    words: BM25
+    chars: BM25
+    pinyin: BM25
+    passages: BM25 | None
+    passage_owner: npt.NDArray[np.int32]
+    units: tuple[Unit, ...]
+    short: tuple[tuple[str, ...], ...]  # per target: title/aliases or question/similar
+    unit_owner: npt.NDArray[np.int32]
+    unit_vectors: Vectors | None
+    embedder: Embedder | None
+    aliases: tuple[tuple[str, str], ...]  # (normalised alias, normalised canonical), longest first
+    doc_numbers: dict[str, int]  # compact normalised 文号 → target
+    revision: int = 0
+    built_in_s: float = 0.0
+    today: date = field(default_factory=lambda: local_today())
+
+    def target_of(self, kind: TargetKind, target_id: str) -> int | None:
+        return self._positions.get((kind, target_id))
+
+    @property
+    def _positions(self) -> dict[tuple[str, str], int]:
+        cached: dict[tuple[str, str], int] | None = self.__dict__.get("_pos")
+        if cached is None:
+            cached = {(t.kind, t.id): i for i, t in enumerate(self.targets)}
+            self.__dict__["_pos"] = cached
+        return cached
+
+    def policy(self, target: int) -> Policy | None:
+        t = self.targets[target]
+        return self.library.policy(t.id) if t.kind == "policy" else None
+
+    def qa(self, target: int) -> QAPair | None:
+        t = self.targets[target]
+        return self.library.qa(t.id) if t.kind == "qa" else None
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def local_today() -> date:
+    """Today in the county's time zone (validity changes at local midnight)."""
+    return datetime.now(LOCAL_TZ).date()
+
+
+def compact(text: str) -> str:
+    """Normalised text without spaces (for 文号 and title containment)."""
+    return _NON_WORD.sub("", normalise(text))
+
+
+def _passages(text: str) -> list[str]:
+    text = normalise(text)
+    if len(text) <= PASSAGE_CHARS:
+        return [text]
+    out, start = [], 0
+    while True:
+        out.append(text[start : start + PASSAGE_CHARS])
+        if start + PASSAGE_CHARS >= len(text):
+            return out
+        start += PASSAGE_STRIDE
+
+
+def _opening(summary: str) -> str:
+    text = ""
+    for sentence in _SENTENCE_END.split(summary):
+        if text and len(text) + len(sentence) > SUMMARY_UNIT_CHARS:
+            break
+        text += sentence
+    return text[: SUMMARY_UNIT_CHARS * 2]
+
+
+@dataclass
+class _Collected:
+    targets: list[Target] = field(default_factory=list)
+    docs: list[list[str]] = field(default_factory=list)  # normalised field texts per target
+    short: list[list[str]] = field(default_factory=list)  # short texts (pinyin, fuzzy)
+    units: list[Unit] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)
+    passage_owner: list[int] = field(default_factory=list)
+
+    def add(self, target: Target, docs: list[str], short: list[str]) -> int:
+        self.targets.append(target)
+        self.docs.append([d for d in docs if d])
+        self.short.append([s for s in short if s])
+        return len(self.targets) - 1
+
+
+def _collect(library: Library, embed_summaries: bool) -> _Collected:
+    c = _Collected()
+    for p in library.policies:
+        title, aliases = normalise(p.title), [normalise(a) for a in p.aliases]
+        docs = [title, title, *aliases, *aliases, *(normalise(t) for t in p.topics)]
+        docs += [normalise(p.issuer or ""), normalise(p.summary or "")]
+        docs += [normalise(i.title) for i in p.interpretations]
+        if p.guide:
+            docs += [normalise(p.guide.target or ""), normalise(p.guide.conditions or "")]
+        body = p.body or ""
+        if body and len(body) <= INLINE_BODY_CHARS:
+            docs.append(normalise(body))
+        i = c.add(Target("policy", p.id, p.id), docs, [title, *aliases])
+        c.units.append(Unit(i, title, "title"))
+        c.units.extend(Unit(i, a, "alias") for a in aliases if len(a) >= 2)
+        if embed_summaries and p.summary:
+            c.units.append(Unit(i, normalise(_opening(p.summary)), "summary"))
+        if len(body) > INLINE_BODY_CHARS:
+            for passage in _passages(body):
+                c.passages.append(passage)
+                c.passage_owner.append(i)
+    for q in library.qa_pairs:
+        group = q.policy_id if q.policy_id and library.policy(q.policy_id) else q.id
+        question, similar = normalise(q.question), [normalise(s) for s in q.similar]
+        parent = library.policy(q.policy_id) if q.policy_id else None
+        docs = [question, question, *similar, *similar]
+        if parent is not None:
+            docs.append(normalise(parent.title))
+        i = c.add(Target("qa", q.id, group), docs, [question, *similar])
+        c.units.append(Unit(i, question, "question"))
+        c.units.extend(Unit(i, s, "similar") for s in similar)
+    return c
+
+
+def build_index(
+    library: Library,
+    *,
+    embedder: Embedder | None = None,
+    cache: EmbeddingCache | None = None,
+    revision: int = 0,
+    today: date | None = None,
+) -> PolicyIndex:
+    """Build every structure from scratch (CPU-heavy: run it in a worker thread)."""
+    started = time.perf_counter()
+    c = _collect(library, embed_summaries=len(library.policies) <= EMBED_SUMMARIES_UP_TO)
+    alias_pairs = sorted(
+        {(normalise(a.alias), normalise(a.canonical)) for a in library.aliases},
+        key=lambda pair: -len(pair[0]),
+    )
+    phrases = [d for docs in c.docs for d in docs[:4]]
+    tokeniser = Tokeniser(
+        domain_terms(
+            phrases,
+            [t for pair in alias_pairs for t in pair]
+            + [a for p in library.policies for a in p.aliases],
+            [t for p in library.policies for t in p.topics],
+        )
+    )
+    joined = [" ".join(docs) for docs in c.docs]
+    vectors = None
+    if embedder is not None and c.units:
+        vectors = (cache or EmbeddingCache()).embed(embedder, [u.text for u in c.units])
+    doc_numbers = {
+        compact(p.doc_number): i
+        for i, t in enumerate(c.targets)
+        if t.kind == "policy" and (p := library.policy(t.id)) is not None and p.doc_number
+    }
+    return PolicyIndex(
+        library=library,
+        targets=tuple(c.targets),
+        tokeniser=tokeniser,
+        words=BM25.build([tokeniser.words(d) for d in joined]),
+        chars=BM25.build([tokeniser.chars(d) for d in joined]),
+        pinyin=BM25.build([[s for t in short for s in tokeniser.pinyin(t)] for short in c.short]),
+        passages=(
+            BM25.build([tokeniser.words(p) + tokeniser.chars(p) for p in c.passages])
+            if c.passages
+            else None
+        ),
+        passage_owner=np.asarray(c.passage_owner, dtype=np.int32),
+        units=tuple(c.units),
+        short=tuple(tuple(s.replace(" ", "") for s in short) for short in c.short),
+        unit_owner=np.asarray([u.target for u in c.units], dtype=np.int32),
+        unit_vectors=vectors,
+        embedder=embedder if vectors is not None else None,
+        aliases=tuple(alias_pairs),
+        doc_numbers={k: v for k, v in doc_numbers.items() if k},
+        revision=revision,
+        built_in_s=time.perf_counter() - started,
+        today=today or local_today(),
+    )
+
+
+def max_by_owner(
+    scores: npt.NDArray[np.float32], owner: Sequence[int] | npt.NDArray[np.int32], n: int
+) -> npt.NDArray[np.float32]:
+    """For each target, the best score among its units (−inf where it has none)."""
+    out = np.full(n, -np.inf, dtype=np.float32)
+    np.maximum.at(out, np.asarray(owner, dtype=np.int64), scores)
+    return out

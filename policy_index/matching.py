@@ -1,0 +1,250 @@
+"""From a question to a decision: answer, clarify (numbered choice) or none (route to people).
+
+Pipeline: normalise → alias expansion → named-document shortcut (文号 or full title) → four
+candidate generators (BM25 over words, characters and pinyin; sentence vectors when available;
+long bodies by passage) → reciprocal-rank fusion → a transparent linear rerank of the pool →
+validity (repealed or lapsed policies give way to their replacement unless the user named
+them) → a calibrated confidence and the margin to the best *other* policy decide.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz
+
+from policy_index.calibration import Calibration, default_calibration
+from policy_index.index import PolicyIndex, compact, max_by_owner
+from policy_index.normalise import normalise
+
+POOL_PER_SIGNAL = 30
+RRF_K = 60
+_DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]+)\s*(\d{4})\s*(\d{1,4})\s*号")
+_HAS_CONTENT = re.compile(r"[\u3400-\u9fffa-z0-9]")
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    target: int
+    kind: str  # policy | qa
+    id: str
+    group: str
+    score: float  # calibrated probability that this is what the user wants
+    named: bool = False  # the user named this policy (文号 or title)
+    replaced: str | None = None  # an old policy this one replaces, if it took its place
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    query: str
+    normalised: str
+    decision: Decision
+    candidates: tuple[Candidate, ...]
+    margin: float = 0.0
+    features: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+def expand_aliases(text: str, aliases: tuple[tuple[str, str], ...]) -> str:
+    """Append the canonical term of every alias the text contains (longest aliases first)."""
+    added: list[str] = []
+    for alias, canonical in aliases:
+        if alias in text and canonical not in text and canonical not in added:
+            added.append(canonical)
+    return text if not added else text + " " + " ".join(added)
+
+
+def named_by_number(index: PolicyIndex, text: str) -> list[int]:
+    found = []
+    for prefix, year, number in _DOC_NUMBER.findall(text):
+        for start in range(len(prefix)):
+            target = index.doc_numbers.get(f"{prefix[start:]}{year}{number}号")
+            if target is not None:
+                found.append(target)
+                break
+    return found
+
+
+def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) <= k:
+        return positive
+    part = np.argpartition(-scores[positive], k)[:k]
+    return positive[part]
+
+
+def _ranks(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float32)
+    ranks[order] = np.arange(1, len(values) + 1, dtype=np.float32)
+    ranks[values <= 0] = np.inf
+    return ranks
+
+
+def _signals(index: PolicyIndex, text: str, plain: str) -> dict[str, npt.NDArray[np.float32]]:
+    tok, n = index.tokeniser, len(index)
+    words, chars = tok.words(text), tok.chars(text)
+    out = {
+        "words": index.words.scores(words),
+        "chars": index.chars.scores(chars),
+        "pinyin": index.pinyin.scores(tok.pinyin(text)),
+    }
+    if index.passages is not None:
+        passage = index.passages.scores(words + chars)
+        out["passages"] = np.maximum(max_by_owner(passage, index.passage_owner, n), 0)
+    if index.embedder is not None and index.unit_vectors is not None:
+        query = index.embedder.queries([plain])[0]
+        cosine = index.unit_vectors @ query
+        out["vector"] = np.maximum(max_by_owner(cosine, index.unit_owner, n), 0)
+    return out
+
+
+def _features(
+    index: PolicyIndex,
+    text: str,
+    pool: npt.NDArray[np.intp],
+    signals: dict[str, npt.NDArray[np.float32]],
+) -> dict[str, npt.NDArray[np.float32]]:
+    tok = index.tokeniser
+    rrf = np.zeros(len(pool), dtype=np.float32)
+    for values in signals.values():
+        rrf += 1.0 / (RRF_K + _ranks(values[pool]))
+    plain = text.replace(" ", "")
+    fuzzy = np.asarray(
+        [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in pool],
+        dtype=np.float32,
+    )
+    return {
+        "rrf": (rrf * RRF_K / max(len(signals), 1)).astype(np.float32),
+        "word_cover": index.words.coverage(tok.words(text), pool.tolist()),
+        "char_cover": index.chars.coverage(tok.chars(text), pool.tolist()),
+        "pinyin_cover": index.pinyin.coverage(tok.pinyin(text), pool.tolist()),
+        "fuzzy": fuzzy,
+        "vector": signals["vector"][pool]
+        if "vector" in signals
+        else np.zeros(len(pool), np.float32),
+        "qa": np.asarray([index.targets[int(t)].kind == "qa" for t in pool], dtype=np.float32),
+    }
+
+
+def match(
+    index: PolicyIndex,
+    query: str,
+    *,
+    top: int = 5,
+    calibration: Calibration | None = None,
+) -> MatchResult:
+    """Match one question against the index (pure CPU work, a few milliseconds)."""
+    calibration = calibration or default_calibration(index.embedder is not None)
+    plain = normalise(query)
+    if not _HAS_CONTENT.search(plain) or len(index) == 0:
+        return MatchResult(query, plain, Decision.NONE, ())
+    text = expand_aliases(plain, index.aliases)
+    signals = _signals(index, text, plain)
+    named = set(named_by_number(index, compact(query)))
+    pool = np.unique(
+        np.concatenate(
+            [_top(v, POOL_PER_SIGNAL) for v in signals.values()] + [np.fromiter(named, np.intp)]
+        )
+    ).astype(np.intp)
+    if not len(pool):
+        return MatchResult(query, plain, Decision.NONE, ())
+    feats = _features(index, text, pool, signals)
+    probability = calibration.probability(feats)
+    named |= _named_by_title(index, plain, pool)
+    candidates = _validity(index, pool, probability, named)
+    return _decide(query, plain, candidates, calibration, top, feats)
+
+
+def _named_by_title(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -> set[int]:
+    flat = plain.replace(" ", "")
+    named = set()
+    for t in pool:
+        policy = index.policy(int(t))
+        if policy is None:
+            continue
+        title = normalise(policy.title).replace(" ", "")
+        if (
+            len(title) >= 8
+            and len(flat) >= 0.8 * len(title)
+            and fuzz.partial_ratio(title, flat) >= 95
+        ):
+            named.add(int(t))
+    return named
+
+
+def _validity(
+    index: PolicyIndex,
+    pool: npt.NDArray[np.intp],
+    probability: npt.NDArray[np.float32],
+    named: set[int],
+) -> list[Candidate]:
+    """Candidates by score; old policies give way to their replacement unless named."""
+    best: dict[int, Candidate] = {}
+    for t, p in zip(pool.tolist(), probability.tolist(), strict=True):
+        target = index.targets[t]
+        owner = index.library.policy(target.group)
+        if t in named:
+            best[t] = Candidate(t, target.kind, target.id, target.group, 1.0, named=True)
+            continue
+        if owner is None or owner.in_force(index.today):
+            if t not in best or best[t].score < p:
+                best[t] = Candidate(t, target.kind, target.id, target.group, p)
+            continue
+        replacement = _current_replacement(index, owner.id)
+        if replacement is None:
+            continue
+        r = index.target_of("policy", replacement)
+        if r is not None and (r not in best or best[r].score < p):
+            best[r] = Candidate(r, "policy", replacement, replacement, p, replaced=owner.id)
+    return sorted(best.values(), key=lambda c: (-c.score, c.kind != "qa", c.id))
+
+
+def _current_replacement(index: PolicyIndex, policy_id: str) -> str | None:
+    seen = set()
+    current = index.library.policy(policy_id)
+    while current is not None and current.replaced_by and current.id not in seen:
+        seen.add(current.id)
+        current = index.library.policy(current.replaced_by)
+        if current is not None and current.in_force(index.today):
+            return current.id
+    return None
+
+
+def _decide(
+    query: str,
+    plain: str,
+    candidates: list[Candidate],
+    calibration: Calibration,
+    top: int,
+    feats: dict[str, npt.NDArray[np.float32]],
+) -> MatchResult:
+    if not candidates:
+        return MatchResult(query, plain, Decision.NONE, ())
+    first = candidates[0]
+    runner_up = next((c for c in candidates[1:] if c.group != first.group), None)
+    margin = first.score - (runner_up.score if runner_up else 0.0)
+    if first.named or (first.score >= calibration.answer and margin >= calibration.margin):
+        decision = Decision.ANSWER
+    elif first.score >= calibration.clarify:
+        decision = Decision.CLARIFY
+    else:
+        decision = Decision.NONE
+    kept = [c for c in candidates if math.isfinite(c.score)][:top]
+    return MatchResult(
+        query, plain, decision, tuple(kept), margin, {k: v.tolist() for k, v in feats.items()}
+    )
