@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -100,3 +101,25 @@ class EmbeddingCache:
 
     def __len__(self) -> int:
         return len(self._vectors)
+
+    def save(self, path: Path) -> None:
+        """Write the cache atomically (keys and vectors in one .npz file)."""
+        with self._lock:
+            keys = list(self._vectors)
+            matrix = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.asarray(keys), vectors=matrix.astype(np.float32))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> EmbeddingCache:
+        """A cache filled from ``path``; empty if the file is missing or unreadable."""
+        cache = cls()
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, KeyError, ValueError):
+            return cache
+        cache._vectors = {str(k): v for k, v in zip(keys, vectors, strict=True)}
+        return cache

@@ -23,9 +23,10 @@ import numpy.typing as npt
 
 from policy_index.bm25 import BM25
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors
+from policy_index.lexicon import COLLOQUIAL
 from policy_index.model import Library, Policy, QAPair
 from policy_index.normalise import normalise
-from policy_index.tokenise import Tokeniser, domain_terms
+from policy_index.tokenise import Tokeniser, domain_terms, syllables
 
 PASSAGE_CHARS = 220
 PASSAGE_STRIDE = 160
@@ -72,6 +73,7 @@ class PolicyIndex:
     unit_vectors: Vectors | None
     embedder: Embedder | None
     aliases: tuple[tuple[str, str], ...]  # (normalised alias, normalised canonical), longest first
+    alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
     revision: int = 0
     built_in_s: float = 0.0
@@ -192,10 +194,9 @@ def build_index(
     """Build every structure from scratch (CPU-heavy: run it in a worker thread)."""
     started = time.perf_counter()
     c = _collect(library, embed_summaries=len(library.policies) <= EMBED_SUMMARIES_UP_TO)
-    alias_pairs = sorted(
-        {(normalise(a.alias), normalise(a.canonical)) for a in library.aliases},
-        key=lambda pair: -len(pair[0]),
-    )
+    own = {normalise(a.alias): normalise(a.canonical) for a in library.aliases}
+    builtin = {normalise(a): normalise(c) for a, c in COLLOQUIAL if normalise(a) not in own}
+    alias_pairs = sorted({**builtin, **own}.items(), key=lambda pair: -len(pair[0]))
     phrases = [d for docs in c.docs for d in docs[:4]]
     tokeniser = Tokeniser(
         domain_terms(
@@ -233,6 +234,11 @@ def build_index(
         unit_vectors=vectors,
         embedder=embedder if vectors is not None else None,
         aliases=tuple(alias_pairs),
+        alias_sounds=tuple(
+            (sound[:-1], alias)
+            for alias, _ in alias_pairs
+            if len(alias) >= 2 and len(sound := syllables(alias)) == len(alias) + 1
+        ),
         doc_numbers={k: v for k, v in doc_numbers.items() if k},
         revision=revision,
         built_in_s=time.perf_counter() - started,

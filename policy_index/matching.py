@@ -21,6 +21,7 @@ from rapidfuzz import fuzz
 from policy_index.calibration import Calibration, default_calibration
 from policy_index.index import PolicyIndex, compact, max_by_owner
 from policy_index.normalise import normalise
+from policy_index.tokenise import syllables
 
 POOL_PER_SIGNAL = 30
 RRF_K = 60
@@ -59,13 +60,26 @@ class MatchResult:
         return self.candidates[0] if self.candidates else None
 
 
-def expand_aliases(text: str, aliases: tuple[tuple[str, str], ...]) -> str:
-    """Append the canonical term of every alias the text contains (longest aliases first)."""
+def expand_aliases(index: PolicyIndex, text: str) -> str:
+    """Append the canonical term of every alias the text contains, also when it is typed with
+    a homophone (低宝 → 低保 → 最低生活保障); longest aliases first."""
+    sound = syllables(text)
+    heard = {alias for pinyin, alias in index.alias_sounds if _contains(sound, pinyin)}
     added: list[str] = []
-    for alias, canonical in aliases:
-        if alias in text and canonical not in text and canonical not in added:
-            added.append(canonical)
+    for alias, canonical in index.aliases:
+        if alias in text or alias in heard:
+            for term in (alias, canonical):
+                if term not in text and term not in added:
+                    added.append(term)
     return text if not added else text + " " + " ".join(added)
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    first = needle[0]
+    return any(
+        haystack[i] == first and haystack[i : i + n] == needle for i in range(len(haystack) - n + 1)
+    )
 
 
 def named_by_number(index: PolicyIndex, text: str) -> list[int]:
@@ -141,6 +155,31 @@ def _features(
     }
 
 
+@dataclass(frozen=True)
+class Pool:
+    """The candidates worth scoring for one question, with their rerank features."""
+
+    plain: str  # the normalised question
+    targets: npt.NDArray[np.intp]
+    features: dict[str, npt.NDArray[np.float32]]
+    named: frozenset[int]
+
+
+def candidate_pool(index: PolicyIndex, query: str) -> Pool | None:
+    plain = normalise(query)
+    if not _HAS_CONTENT.search(plain) or len(index) == 0:
+        return None
+    text = expand_aliases(index, plain)
+    signals = _signals(index, text, plain)
+    named = set(named_by_number(index, compact(query)))
+    tops = [_top(v, POOL_PER_SIGNAL) for v in signals.values()]
+    pool = np.unique(np.concatenate([*tops, np.fromiter(named, np.intp)])).astype(np.intp)
+    if not len(pool):
+        return None
+    named |= _named_in_pool(index, plain, pool)
+    return Pool(plain, pool, _features(index, text, pool, signals), frozenset(named))
+
+
 def match(
     index: PolicyIndex,
     query: str,
@@ -150,32 +189,25 @@ def match(
 ) -> MatchResult:
     """Match one question against the index (pure CPU work, a few milliseconds)."""
     calibration = calibration or default_calibration(index.embedder is not None)
-    plain = normalise(query)
-    if not _HAS_CONTENT.search(plain) or len(index) == 0:
-        return MatchResult(query, plain, Decision.NONE, ())
-    text = expand_aliases(plain, index.aliases)
-    signals = _signals(index, text, plain)
-    named = set(named_by_number(index, compact(query)))
-    pool = np.unique(
-        np.concatenate(
-            [_top(v, POOL_PER_SIGNAL) for v in signals.values()] + [np.fromiter(named, np.intp)]
-        )
-    ).astype(np.intp)
-    if not len(pool):
-        return MatchResult(query, plain, Decision.NONE, ())
-    feats = _features(index, text, pool, signals)
-    probability = calibration.probability(feats)
-    named |= _named_by_title(index, plain, pool)
-    candidates = _validity(index, pool, probability, named)
-    return _decide(query, plain, candidates, calibration, top, feats)
+    pool = candidate_pool(index, query)
+    if pool is None:
+        return MatchResult(query, normalise(query), Decision.NONE, ())
+    probability = calibration.probability(pool.features)
+    candidates = _validity(index, pool.targets, probability, set(pool.named))
+    return _decide(query, pool.plain, candidates, calibration, top, pool.features)
 
 
-def _named_by_title(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -> set[int]:
+def _named_in_pool(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -> set[int]:
+    """Pool policies the question names by their full 文号 or (nearly) full title."""
     flat = plain.replace(" ", "")
     named = set()
     for t in pool:
         policy = index.policy(int(t))
         if policy is None:
+            continue
+        number = compact(policy.doc_number or "")
+        if len(number) >= 6 and number in flat:
+            named.add(int(t))
             continue
         title = normalise(policy.title).replace(" ", "")
         if (

@@ -139,6 +139,15 @@ class Tokeniser:
         return out
 
 
+def syllables(text: str) -> tuple[str, ...]:
+    """Toneless pinyin of the CJK runs, runs separated by "|" (so matches never span them)."""
+    out: list[str] = []
+    for run in _CJK.findall(text):
+        if _HAN.match(run):
+            out.extend((*_syllables(run), "|"))
+    return tuple(out)
+
+
 def domain_terms(phrases: Sequence[str], aliases: Iterable[str], topics: Iterable[str]) -> set[str]:
     """The dictionary a library brings: mined phrases, aliases and their canonical terms, topics."""
     terms = mine_phrases(phrases)

@@ -1,0 +1,258 @@
+"""Fit the matcher's rerank weights and decision bands on our own development set.
+
+Data: the bundled sample library (policy_index/sample/library.jsonl) and the labelled questions
+in tests/data/dev_questions.jsonl — both ours, never the evaluation sets. For every question the
+candidate pool is scored (policy_index.matching.candidate_pool); a logistic regression learns
+P(candidate is acceptable) from the transparent features; the bands are then chosen on
+cross-validated predictions:
+
+* answer  — the lowest confidence (with ``margin``) at which direct answers stay ≥ 95 % right
+            and at most 10 % of out-of-scope questions are answered;
+* clarify — the lowest confidence that still leaves ≥ 60 % of out-of-scope questions at "none".
+
+It prints the fitted values as Python to paste into policy_index/calibration.py, and the
+cross-validated figures. Two fits: with sentence vectors, and lexical only.
+
+    python -m bench.calibrate [--library FILE] [--questions FILE] [--lexical-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from policy_index.calibration import FEATURES, Calibration
+from policy_index.embedding import EmbeddingCache, load_embedder
+from policy_index.evaluation import Labelled, read_labelled
+from policy_index.index import PolicyIndex, build_index
+from policy_index.interchange import read_library
+from policy_index.matching import Pool, candidate_pool
+from policy_index.model import Library
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(".gongkai/embeddings.npz")
+FOLDS = 5
+TARGET_PRECISION = 0.95
+MAX_OOS_ANSWERED = 0.10
+MIN_OOS_NONE = 0.60
+
+
+@dataclass
+class Sample:
+    item: Labelled
+    pool: Pool | None
+    labels: npt.NDArray[np.float64]
+    groups: list[str]
+
+
+def collect(index: PolicyIndex, items: Sequence[Labelled]) -> list[Sample]:
+    samples = []
+    for item in items:
+        pool = candidate_pool(index, item.query)
+        if pool is None:
+            samples.append(Sample(item, None, np.zeros(0), []))
+            continue
+        ids = [index.targets[int(t)].id for t in pool.targets]
+        labels = np.asarray([i in item.expected for i in ids], dtype=np.float64)
+        groups = [index.targets[int(t)].group for t in pool.targets]
+        samples.append(Sample(item, pool, labels, groups))
+    return samples
+
+
+def design(
+    samples: Sequence[Sample], names: Sequence[str]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    xs, ys = [], []
+    for s in samples:
+        if s.pool is None:
+            continue
+        xs.append(np.column_stack([s.pool.features[n] for n in names]))
+        ys.append(s.labels)
+    return np.vstack(xs), np.concatenate(ys)
+
+
+def fit_logistic(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], l2: float = 0.05
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Newton's method (IRLS) with an L2 penalty on the weights (not the bias)."""
+    a = np.column_stack([x, np.ones(len(x))])
+    w = np.zeros(a.shape[1])
+    penalty = np.eye(a.shape[1]) * l2
+    penalty[-1, -1] = 0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a @ w)))
+        gradient = a.T @ (p - y) + penalty @ w
+        hessian = (a * (p * (1 - p))[:, None]).T @ a + penalty
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+@dataclass(frozen=True)
+class Scored:
+    item: Labelled
+    top_id: str | None
+    top_score: float
+    margin: float
+    correct1: bool
+    correct3: bool
+
+
+def score(index: PolicyIndex, samples: Sequence[Sample], calibration: Calibration) -> list[Scored]:
+    from policy_index.matching import _validity
+
+    out = []
+    for s in samples:
+        if s.pool is None:
+            out.append(Scored(s.item, None, 0.0, 0.0, False, False))
+            continue
+        probability = calibration.probability(s.pool.features)
+        ranked = _validity(index, s.pool.targets, probability, set(s.pool.named))
+        if not ranked:
+            out.append(Scored(s.item, None, 0.0, 0.0, False, False))
+            continue
+        first = ranked[0]
+        other = next((c.score for c in ranked[1:] if c.group != first.group), 0.0)
+        out.append(
+            Scored(
+                s.item,
+                first.id,
+                1.0 if first.named else first.score,
+                (1.0 if first.named else first.score) - other,
+                first.id in s.item.expected,
+                any(c.id in s.item.expected for c in ranked[:3]),
+            )
+        )
+    return out
+
+
+def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float]:
+    """(answer, margin, clarify) from cross-validated scores."""
+    oos = [s for s in scored if not s.item.in_scope]
+    best: tuple[float, float, float] = (0.0, 0.99, 0.0)
+    for margin in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3):
+        for answer in np.arange(0.05, 0.99, 0.01):
+            answered = [s for s in scored if s.top_score >= answer and s.margin >= margin]
+            if not answered:
+                continue
+            right = sum(s.correct1 for s in answered if s.item.in_scope)
+            oos_answered = sum(not s.item.in_scope for s in answered)
+            precision = right / len(answered)
+            if precision < TARGET_PRECISION or (oos and oos_answered / len(oos) > MAX_OOS_ANSWERED):
+                continue
+            if right > best[0]:
+                best = (right, float(answer), float(margin))
+            break  # higher thresholds only answer fewer
+    _, answer, margin = best
+    oos_scores = sorted(s.top_score for s in oos)
+    clarify = float(oos_scores[int(len(oos_scores) * MIN_OOS_NONE)]) if oos_scores else 0.3
+    return round(answer, 2), round(margin, 2), round(min(clarify, answer), 3)
+
+
+def figures(scored: Sequence[Scored], cal: Calibration) -> dict[str, object]:
+    inscope = [s for s in scored if s.item.in_scope]
+    oos = [s for s in scored if not s.item.in_scope]
+
+    def decision(s: Scored) -> str:
+        if s.top_score >= cal.answer and s.margin >= cal.margin:
+            return "answer"
+        return "clarify" if s.top_score >= cal.clarify else "none"
+
+    answers = [s for s in scored if decision(s) == "answer"]
+    return {
+        "recall_at_1": round(sum(s.correct1 for s in inscope) / len(inscope), 4),
+        "recall_at_3": round(sum(s.correct3 for s in inscope) / len(inscope), 4),
+        "answer_accuracy": round(sum(s.correct1 for s in answers) / max(len(answers), 1), 4),
+        "answered": len(answers),
+        "oos_not_answered": round(sum(decision(s) != "answer" for s in oos) / max(len(oos), 1), 4),
+        "oos_none": round(sum(decision(s) == "none" for s in oos) / max(len(oos), 1), 4),
+    }
+
+
+def policies_only(library: Library, items: Sequence[Labelled]) -> tuple[Library, list[Labelled]]:
+    """The same library as a bare policy list (no Q&A, aliases, guides, interpretations), as
+    many counties publish it, with the questions only a Q&A pair could answer left out."""
+    bare = Library.of(
+        replace(p, aliases=(), guide=None, interpretations=()) for p in library.policies
+    )
+    kept = []
+    for item in items:
+        expected = frozenset(i for i in item.expected if bare.policy(i) is not None)
+        if item.in_scope and not expected:
+            continue
+        kept.append(replace(item, expected=expected))
+    return bare, kept
+
+
+def calibrate(
+    indexed: Sequence[tuple[PolicyIndex, Sequence[Labelled]]], names: Sequence[str]
+) -> tuple[Calibration, dict[str, object]]:
+    pairs = [(index, s) for index, items in indexed for s in collect(index, items)]
+    samples = [s for _, s in pairs]
+    rng = np.random.default_rng(7)
+    fold = rng.integers(0, FOLDS, len(samples))
+    held: list[Scored] = []
+    for k in range(FOLDS):
+        train = [s for s, f in zip(samples, fold, strict=True) if f != k]
+        w, b = fit_logistic(*design(train, names))
+        cal = Calibration(dict(zip(names, w.tolist(), strict=True)), b, 0.5, 0.3, 0.1)
+        for index, _ in indexed:
+            test = [s for (i, s), f in zip(pairs, fold, strict=True) if f == k and i is index]
+            held.extend(score(index, test, cal))
+    answer, margin, clarify = choose_bands(held)
+    w, b = fit_logistic(*design(samples, names))
+    final = Calibration(
+        {n: round(float(v), 3) for n, v in zip(names, w, strict=True)},
+        round(b, 3),
+        answer,
+        clarify,
+        margin,
+        source="bench/calibrate.py on the sample library and tests/data/dev_questions.jsonl",
+    )
+    return final, figures(held, final)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--library", type=Path, default=ROOT / "policy_index/sample/library.jsonl")
+    parser.add_argument("--questions", type=Path, default=ROOT / "tests/data/dev_questions.jsonl")
+    parser.add_argument("--lexical-only", action="store_true")
+    args = parser.parse_args()
+    library = read_library([args.library])
+    items = read_labelled(args.questions)
+    runs = [("LEXICAL", None)]
+    if not args.lexical_only:
+        runs.append(("WITH_VECTORS", load_embedder()))
+    bare, bare_items = policies_only(library, items)
+    for name, embedder in runs:
+        cache = EmbeddingCache.load(CACHE)
+        indexed = [
+            (build_index(library, embedder=embedder, cache=cache), items),
+            (build_index(bare, embedder=embedder, cache=cache), bare_items),
+        ]
+        if embedder is not None:
+            cache.save(CACHE)
+        names = [f for f in FEATURES if f != "vector" or embedder is not None]
+        cal, figs = calibrate(indexed, names)
+        n = len(items) + len(bare_items)
+        print(f"# cross-validated on {n} questions (full and policies-only): {json.dumps(figs)}")
+        print(f"{name} = Calibration(")
+        print(f"    weights={cal.weights!r},")
+        print(f"    bias={cal.bias!r},")
+        print(f"    answer={cal.answer!r},")
+        print(f"    clarify={cal.clarify!r},")
+        print(f"    margin={cal.margin!r},")
+        print(f"    source={cal.source!r},")
+        print(")")
+
+
+if __name__ == "__main__":
+    main()
