@@ -55,6 +55,7 @@ def create_app(
     app[keys.CRYPTO] = _crypto(settings)
 
     app.cleanup_ctx.append(_database(engine))
+    app.cleanup_ctx.append(_policies)
     app.cleanup_ctx.append(_wechat_client)
     app.cleanup_ctx.append(_background_tasks)
 
@@ -87,6 +88,22 @@ def _database(
             await eng.dispose()
 
     return ctx
+
+
+async def _policies(app: web.Application) -> AsyncIterator[None]:
+    from policy_index.service import PolicyService
+
+    settings = app[keys.SETTINGS]
+    service = PolicyService(
+        app[keys.ENGINE],
+        embeddings=settings.matcher.embeddings,
+        cache_file=settings.state_dir / "embeddings.npz",
+        refresh_s=settings.matcher.refresh_s,
+    )
+    await service.start()
+    app[keys.POLICIES] = service
+    yield
+    await service.stop()
 
 
 async def _wechat_client(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -54,14 +55,25 @@ def local_banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+def prepare_local_database(settings: Settings) -> None:
+    """Local mode: migrate the database and, on first start, load the sample library."""
+    from bot.migrate import upgrade
+    from policy_index.library import ensure_sample
+
+    url = settings.database_url.get_secret_value()
+    upgrade(url)
+    loaded = asyncio.run(ensure_sample(url))
+    if loaded is not None:
+        say(f"已载入示例政策库：{loaded.policies} 条政策、{loaded.qa_pairs} 条问答。")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import create_app
-    from bot.migrate import upgrade
 
     settings = _settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if settings.local_mode:
-        upgrade(settings.database_url.get_secret_value())
+        prepare_local_database(settings)
         say(local_banner(settings, args.host, args.port))
     web.run_app(
         create_app(settings),
@@ -100,9 +112,9 @@ async def _chat_in_process(settings: Settings, client: object, args: argparse.Na
     from bot import keys
     from bot.app import create_app
     from bot.chat import run_chat
-    from bot.migrate import upgrade
 
-    await asyncio.to_thread(upgrade, settings.database_url.get_secret_value())
+    if settings.local_mode:
+        await asyncio.to_thread(prepare_local_database, settings)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -169,6 +181,71 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 1 if settings.production and missing else 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from policy_index.errors import LibraryFormatError
+    from policy_index.library import SAMPLE_LIBRARY, import_files
+
+    settings = load_settings()
+    files: list[Path] = list(args.files)
+    if args.sample:
+        files.insert(0, SAMPLE_LIBRARY)
+    if not files:
+        return fail("name at least one library file, or --sample")
+    url = settings.database_url.get_secret_value()
+    if settings.local_mode:
+        from bot.migrate import upgrade
+
+        upgrade(url)
+    try:
+        result = asyncio.run(import_files(url, files))
+    except LibraryFormatError as exc:
+        return fail(f"nothing was imported.\n{exc}", 1)
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    say(
+        f"已导入 {result.policies} 条政策、{result.qa_pairs} 条问答、{result.aliases} 条别名"
+        f"（库版本 {result.revision}）。"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from policy_index.library import export_lines
+
+    settings = load_settings()
+    lines = asyncio.run(export_lines(settings.database_url.get_secret_value()))
+    if args.output is None:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        return 0
+    tmp = args.output.with_suffix(args.output.suffix + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.replace(args.output)
+    say(f"已导出 {len(lines)} 条记录到 {args.output}")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from policy_index.batch import run
+    from policy_index.errors import PolicyIndexError
+
+    configure_logging(json_lines=False, level="WARNING")
+    settings = load_settings()
+    try:
+        return run(
+            args.library,
+            args.queries,
+            top=args.top,
+            as_json_lines=args.json,
+            embeddings=not args.no_embeddings,
+            cache_file=settings.state_dir / "embeddings.npz",
+        )
+    except PolicyIndexError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gongkai",
@@ -218,6 +295,47 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("current", help="show the database's current revision")
     db.set_defaults(func=cmd_db)
 
+    imp = sub.add_parser(
+        "import",
+        help="import policy-library files into the database (all or nothing)",
+        description="Upsert policies, Q&A pairs and aliases by id from JSON Lines or CSV files "
+        "(docs/policy-library-format.md) in one transaction. A bad record is reported with "
+        "its file, line and field, and then nothing is written.",
+    )
+    imp.add_argument("files", nargs="*", type=Path, help="library files (.jsonl or .csv)")
+    imp.add_argument("--sample", action="store_true", help="also import the bundled sample library")
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser(
+        "export",
+        help="write the policy library back out in the interchange format",
+        description="Write the whole library (policies with their Q&A, standalone Q&A, aliases) "
+        "as JSON Lines, to a file or to standard output.",
+    )
+    exp.add_argument("output", nargs="?", type=Path, help="output file (default: standard output)")
+    exp.set_defaults(func=cmd_export)
+
+    matcher = sub.add_parser(
+        "match",
+        help="match questions from a file against a library file (no database needed)",
+        description="Build an index from a library file (JSON Lines or CSV, see "
+        "docs/policy-library-format.md) and match every question of a JSON Lines file (a "
+        "`query` field per line), with exactly the code the bot uses. Prints one result per "
+        "question, in order.",
+    )
+    matcher.add_argument("--library", type=Path, required=True, help="the library file")
+    matcher.add_argument("--queries", type=Path, required=True, help="the questions file")
+    matcher.add_argument("--top", type=int, default=5, help="candidates per question (default 5)")
+    matcher.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"query", "decision", "results": [{"id", "score"}]}',
+    )
+    matcher.add_argument(
+        "--no-embeddings", action="store_true", help="lexical matching only (no sentence vectors)"
+    )
+    matcher.set_defaults(func=cmd_match)
+
     check = sub.add_parser(
         "check-config",
         help="show the effective configuration (secrets masked) and what production still needs",
@@ -242,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("invalid configuration: " + problems)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `gongkai match … | head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -65,6 +65,13 @@ class WeChatSettings(BaseModel):
         return value
 
 
+class MatcherSettings(BaseModel):
+    """The policy matcher: sentence vectors on or off, how often to look for library changes."""
+
+    embeddings: bool = True
+    refresh_s: float = Field(default=10.0, gt=0)
+
+
 PRODUCTION_SECRETS: tuple[tuple[str, str], ...] = (
     ("token", "GONGKAI_WECHAT__TOKEN"),
     ("app_id", "GONGKAI_WECHAT__APP_ID"),
@@ -83,6 +90,7 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     wechat: WeChatSettings = WeChatSettings()
+    matcher: MatcherSettings = MatcherSettings()
     account_name: str = Field(default="本区政务公开", description="How the bot names the account")
     hotline: str = Field(default="12345", description="Phone line offered when the bot cannot help")
     log_json: bool | None = Field(
@@ -94,6 +102,11 @@ class Settings(BaseSettings):
         description="Salt for the hashed openids written to logs",
     )
     state_dir: Path = Path(LOCAL_STATE_DIR)
+    generated_credentials: bool = Field(
+        default=False,
+        exclude=True,
+        description="Set by with_local_credentials(), never from the environment",
+    )
 
     @property
     def production(self) -> bool:
@@ -103,7 +116,7 @@ class Settings(BaseSettings):
     def local_mode(self) -> bool:
         """True when no real WeChat account is configured (the built-in fake answers outbound)."""
         w = self.wechat
-        return not (w.app_id and w.app_secret and w.token)
+        return self.generated_credentials or not (w.app_id and w.app_secret and w.token)
 
     @property
     def json_logs(self) -> bool:
@@ -166,12 +179,14 @@ def with_local_credentials(settings: Settings) -> Settings:
             "aes_key": w.aes_key or SecretStr(generated["aes_key"]),
         }
     )
-    return settings.model_copy(update={"wechat": wechat})
+    return settings.model_copy(update={"wechat": wechat, "generated_credentials": True})
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment once; refuse production without every secret."""
     settings = Settings(**overrides)
+    if settings.generated_credentials:
+        raise ConfigError("GONGKAI_GENERATED_CREDENTIALS cannot be set")
     if settings.production:
         missing = settings.missing_for_production()
         if missing:
@@ -193,7 +208,11 @@ def masked(settings: Settings) -> dict[str, Any]:
             return str(value)
         return "(not set)" if value is None else value
 
-    out = {k: show(getattr(settings, k)) for k in type(settings).model_fields}
+    out = {
+        k: show(getattr(settings, k))
+        for k in type(settings).model_fields
+        if k != "generated_credentials"
+    }
     url = settings.database_url.get_secret_value()
     out["database_url"] = _mask_url_password(url)
     return out

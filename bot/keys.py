@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.wechat.api import WeChatClient
     from bot.wechat.crypto import MessageCrypto
     from bot.wechat.fake_api import FakeWeChatServer
+    from policy_index.service import PolicyService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -26,3 +27,4 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("wechat")
 LOCAL_FAKE: web.AppKey[FakeWeChatServer | None] = web.AppKey("local_fake")
 CRYPTO: web.AppKey[MessageCrypto | None] = web.AppKey("crypto")
+POLICIES: web.AppKey[PolicyService] = web.AppKey("policies")

@@ -72,6 +72,9 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
                 }
             },
             "root": {"handlers": ["stderr"], "level": level.upper()},
-            "loggers": {"aiohttp.access": {"level": "WARNING"}},
+            "loggers": {
+                "aiohttp.access": {"level": "WARNING"},
+                "alembic": {"level": "WARNING"},
+            },
         }
     )

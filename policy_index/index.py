@@ -75,7 +75,7 @@ class PolicyIndex:
     aliases: tuple[tuple[str, str], ...]  # (normalised alias, normalised canonical), longest first
     alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
-    revision: int = 0
+    revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
     today: date = field(default_factory=lambda: local_today())
 
@@ -188,7 +188,7 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     cache: EmbeddingCache | None = None,
-    revision: int = 0,
+    revision: int = -1,
     today: date | None = None,
 ) -> PolicyIndex:
     """Build every structure from scratch (CPU-heavy: run it in a worker thread)."""

@@ -6,14 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.db import session_factory
 from policy_index.interchange import read_library
 from policy_index.model import Alias, Guide, Interpretation, Level, Library, Policy, QAPair, Status
 from policy_index.tables import AliasRow, InterpretationRow, LibraryState, PolicyRow, QAPairRow
+
+CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,29 +28,50 @@ class ImportResult:
     revision: int
 
 
-def _policy_row(p: Policy, now: datetime) -> PolicyRow:
-    return PolicyRow(
-        id=p.id,
-        title=p.title,
-        doc_number=p.doc_number,
-        issuer=p.issuer,
-        level=p.level.value if p.level else None,
-        region=p.region,
-        date=p.date,
-        effective_date=p.effective_date,
-        expiry_date=p.expiry_date,
-        status=p.status.value,
-        replaced_by=p.replaced_by,
-        audience=list(p.audience),
-        topics=list(p.topics),
-        summary=p.summary,
-        body=p.body,
-        source_url=p.source_url,
-        exempt_application=p.exempt_application,
-        aliases=list(p.aliases),
-        guide=dict(p.guide.items()) if p.guide else None,
-        updated_at=now,
+def _policy_values(p: Policy, now: datetime) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "doc_number": p.doc_number,
+        "issuer": p.issuer,
+        "level": p.level.value if p.level else None,
+        "region": p.region,
+        "date": p.date,
+        "effective_date": p.effective_date,
+        "expiry_date": p.expiry_date,
+        "status": p.status.value,
+        "replaced_by": p.replaced_by,
+        "audience": list(p.audience),
+        "topics": list(p.topics),
+        "summary": p.summary,
+        "body": p.body,
+        "source_url": p.source_url,
+        "exempt_application": p.exempt_application,
+        "aliases": list(p.aliases),
+        "guide": dict(p.guide.items()) if p.guide else None,
+        "updated_at": now,
+    }
+
+
+async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        await conn.execute(table.insert(), rows[start : start + CHUNK])
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE every other column, in chunks."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys},
     )
+    for start in range(0, len(rows), CHUNK):
+        await conn.execute(stmt, rows[start : start + CHUNK])
 
 
 def _policy(row: PolicyRow, interpretations: list[InterpretationRow]) -> Policy:
@@ -91,38 +116,46 @@ class LibraryRepository:
         return await self.upsert(library)
 
     async def upsert(self, library: Library) -> ImportResult:
+        """Insert or replace every record by id, all in one transaction."""
         now = datetime.now(UTC)
+        policy_rows = [_policy_values(p, now) for p in library.policies]
+        interpretation_rows = [
+            {
+                "policy_id": p.id,
+                "position": n,
+                "title": i.title,
+                "url": i.url,
+                "kind": i.kind,
+                "summary": i.summary,
+            }
+            for p in library.policies
+            for n, i in enumerate(p.interpretations)
+        ]
+        qa_rows = [
+            {
+                "id": q.id,
+                "question": q.question,
+                "similar": list(q.similar),
+                "answer": q.answer,
+                "policy_id": q.policy_id,
+                "updated_at": now,
+            }
+            for q in library.qa_pairs
+        ]
+        alias_rows = [{"alias": a.alias, "canonical": a.canonical} for a in library.aliases]
         async with self._sessions.begin() as session:
-            for policy in library.policies:
-                await session.execute(
-                    delete(InterpretationRow).where(InterpretationRow.policy_id == policy.id)
-                )
-                await session.merge(_policy_row(policy, now))
-                session.add_all(
-                    InterpretationRow(
-                        policy_id=policy.id,
-                        position=n,
-                        title=i.title,
-                        url=i.url,
-                        kind=i.kind,
-                        summary=i.summary,
-                    )
-                    for n, i in enumerate(policy.interpretations)
-                )
-            await session.flush()
-            for qa in library.qa_pairs:
-                await session.merge(
-                    QAPairRow(
-                        id=qa.id,
-                        question=qa.question,
-                        similar=list(qa.similar),
-                        answer=qa.answer,
-                        policy_id=qa.policy_id,
-                        updated_at=now,
+            conn = await session.connection()
+            ids = [p.id for p in library.policies]
+            for start in range(0, len(ids), CHUNK):
+                await conn.execute(
+                    delete(InterpretationRow).where(
+                        InterpretationRow.policy_id.in_(ids[start : start + CHUNK])
                     )
                 )
-            for alias in library.aliases:
-                await session.merge(AliasRow(alias=alias.alias, canonical=alias.canonical))
+            await _upsert(conn, PolicyRow.__table__, policy_rows, ["id"])  # type: ignore[arg-type]
+            await _insert(conn, InterpretationRow.__table__, interpretation_rows)  # type: ignore[arg-type]
+            await _upsert(conn, QAPairRow.__table__, qa_rows, ["id"])  # type: ignore[arg-type]
+            await _upsert(conn, AliasRow.__table__, alias_rows, ["alias"])  # type: ignore[arg-type]
             revision = await _bump(session, now)
         return ImportResult(
             len(library.policies), len(library.qa_pairs), len(library.aliases), revision

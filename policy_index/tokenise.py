@@ -95,14 +95,24 @@ def mine_phrases(
     }
 
 
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's default dictionary, loaded once per process (read-only; every Tokeniser copies)."""
+    jieba.setLogLevel(logging.WARNING)
+    loader = jieba.Tokenizer()
+    loader.tmp_dir = tempfile.gettempdir()
+    loader.initialize()
+    return dict(loader.FREQ), int(loader.total)
+
+
 class Tokeniser:
     """Words, characters and pinyin of normalised text, with the library's own dictionary."""
 
     def __init__(self, domain_terms: Iterable[str] = ()) -> None:
+        freq, total = _base_dictionary()
         self._jieba = jieba.Tokenizer()
-        self._jieba.tmp_dir = tempfile.gettempdir()
-        jieba.setLogLevel(logging.WARNING)
-        self._jieba.initialize()
+        self._jieba.FREQ, self._jieba.total = dict(freq), total
+        self._jieba.initialized = True
         self.domain_terms = sorted({t for t in domain_terms if len(t) >= 2})
         for term in self.domain_terms:
             self._jieba.add_word(term, freq=DOMAIN_FREQ)

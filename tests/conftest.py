@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
-from bot.config import Settings, WeChatSettings
+from bot.config import MatcherSettings, Settings, WeChatSettings
 from bot.db import create_engine
 from bot.schema import metadata
 from bot.wechat.fake_api import FakeWeChatServer
@@ -86,7 +86,11 @@ def make_settings(database_url: str, fake_wechat: FakeWeChatServer) -> MakeSetti
             "api_base_url": fake_wechat.base_url,
         }
         values.update(wechat)
-        return Settings(database_url=SecretStr(database_url), wechat=WeChatSettings(**values))
+        return Settings(
+            database_url=SecretStr(database_url),
+            wechat=WeChatSettings(**values),
+            matcher=MatcherSettings(embeddings=False, refresh_s=0.2),
+        )
 
     return make
 

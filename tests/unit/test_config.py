@@ -86,3 +86,9 @@ def test_masked_configuration_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -
         assert secret not in shown
     assert "wx0000000000000001" in shown  # the AppID is not secret
     assert "gk:***@db/gk" in shown
+
+
+def test_generated_credentials_keep_local_mode(tmp_path: Path) -> None:
+    settings = with_local_credentials(load_settings())
+    assert settings.wechat.app_id
+    assert settings.local_mode  # still local: outbound calls must go to the built-in fake

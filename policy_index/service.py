@@ -1,0 +1,140 @@
+"""The live index inside the service: built off the event loop, swapped atomically.
+
+At start a lexical index is built at once (about a second for a county library) so the bot can
+answer immediately; if sentence vectors are enabled, a full index follows in the background and
+replaces it. A watcher compares the library's revision in the database every few seconds, so an
+import in any process reaches every process; the old index keeps answering until the new one is
+ready. Computed vectors are kept in a cache file so restarts do not embed everything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from policy_index.embedding import Embedder, EmbeddingCache, load_embedder
+from policy_index.index import PolicyIndex, build_index
+from policy_index.matching import MatchResult, match
+from policy_index.model import Library
+from policy_index.repository import LibraryRepository
+
+logger = logging.getLogger(__name__)
+
+
+class PolicyService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        embeddings: bool = True,
+        cache_file: Path | None = None,
+        refresh_s: float = 10.0,
+    ) -> None:
+        self._repo = LibraryRepository(engine)
+        self._want_vectors = embeddings
+        self._cache_file = cache_file
+        self._refresh_s = refresh_s
+        self._index = build_index(Library())
+        self._embedder: Embedder | None = None
+        self._cache = EmbeddingCache()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def index(self) -> PolicyIndex:
+        return self._index
+
+    async def start(self) -> None:
+        """Build the lexical index now; vectors and the revision watcher run in the background.
+
+        If the database cannot be read the service starts empty and the watcher keeps trying.
+        """
+        self._spawn(self._watch())
+        try:
+            revision = await self._repo.revision()
+            library = await self._repo.load()
+        except Exception:
+            logger.exception("policy library unavailable", extra={"action": "index_failed"})
+            return
+        self._index = await asyncio.to_thread(build_index, library, revision=revision)
+        logger.info(
+            "policy index ready: %d entries, revision %d, %.1f s",
+            len(self._index),
+            revision,
+            self._index.built_in_s,
+            extra={"action": "index_built"},
+        )
+        if self._want_vectors:
+            self._spawn(self._add_vectors(library, revision))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def match(self, query: str, *, top: int = 5) -> MatchResult:
+        index = self._index  # one consistent index for the whole question
+        return await asyncio.to_thread(match, index, query, top=top)
+
+    async def refresh(self) -> bool:
+        """Rebuild if the library changed since the current index; True if it was swapped."""
+        async with self._lock:
+            revision = await self._repo.revision()
+            if revision == self._index.revision:
+                return False
+            library = await self._repo.load()
+            index = await asyncio.to_thread(self._build, library, revision)
+            self._index = index
+            logger.info(
+                "policy index swapped to revision %d (%d entries, %.1f s)",
+                revision,
+                len(index),
+                index.built_in_s,
+                extra={"action": "index_swapped"},
+            )
+            return True
+
+    def _build(self, library: Library, revision: int) -> PolicyIndex:
+        index = build_index(library, embedder=self._embedder, cache=self._cache, revision=revision)
+        if self._embedder is not None and self._cache_file is not None:
+            with contextlib.suppress(OSError):
+                self._cache.save(self._cache_file)
+        return index
+
+    async def _add_vectors(self, library: Library, revision: int) -> None:
+        embedder = await asyncio.to_thread(load_embedder)
+        if embedder is None:
+            return
+        if self._cache_file is not None:
+            self._cache = await asyncio.to_thread(EmbeddingCache.load, self._cache_file)
+        async with self._lock:
+            self._embedder = embedder
+            if self._index.revision != revision:
+                return  # the watcher already built a newer index (with vectors)
+            index = await asyncio.to_thread(self._build, library, revision)
+            self._index = index
+        logger.info(
+            "policy index now uses sentence vectors (%.1f s)",
+            index.built_in_s,
+            extra={"action": "index_vectors"},
+        )
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.refresh()
+            except Exception:
+                logger.exception("policy index refresh failed", extra={"action": "index_failed"})
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
