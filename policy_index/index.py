@@ -74,6 +74,7 @@ class PolicyIndex:
     embedder: Embedder | None
     aliases: tuple[tuple[str, str], ...]  # (normalised alias, normalised canonical), longest first
     alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
+    term_sounds: dict[tuple[str, ...], str]  # pinyin of a library term (3+ characters) → term
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
     revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
@@ -206,6 +207,11 @@ def build_index(
             [t for p in library.policies for t in p.topics],
         )
     )
+    term_sounds = {
+        sound[:-1]: term
+        for term in tokeniser.domain_terms
+        if 3 <= len(term) <= 8 and len(sound := syllables(term)) == len(term) + 1
+    }
     joined = [" ".join(docs) for docs in c.docs]
     vectors = None
     if embedder is not None and c.units:
@@ -234,6 +240,7 @@ def build_index(
         unit_vectors=vectors,
         embedder=embedder if vectors is not None else None,
         aliases=tuple(alias_pairs),
+        term_sounds=term_sounds,
         alias_sounds=tuple(
             (sound[:-1], alias)
             for alias, _ in alias_pairs

@@ -154,31 +154,34 @@ def parse_policy(
     interpretations = _interpretations(r)
     guide = _guide(r)
     qa = _nested_qa(r, policy_id)
+    fields = {
+        "doc_number": r.text("doc_number"),
+        "issuer": r.text("issuer"),
+        "level": r.choice("level", Level),
+        "region": r.text("region"),
+        "date": r.day("date"),
+        "effective_date": r.day("effective_date"),
+        "expiry_date": r.day("expiry_date"),
+        "topics": r.words("topics"),
+        "summary": r.text("summary"),
+        "body": r.text("body"),
+        "source_url": r.text("source_url"),
+        "exempt_application": r.flag("exempt_application"),
+        "aliases": r.words("aliases"),
+    }
     if r.errors or policy_id is None or title is None:
         return None, [], r.errors
     policy = Policy(
         id=policy_id,
         title=title,
-        doc_number=r.text("doc_number"),
-        issuer=r.text("issuer"),
-        level=r.choice("level", Level),
-        region=r.text("region"),
-        date=r.day("date"),
-        effective_date=r.day("effective_date"),
-        expiry_date=r.day("expiry_date"),
         status=status,
         replaced_by=replaced_by,
         audience=audience,
-        topics=r.words("topics"),
-        summary=r.text("summary"),
-        body=r.text("body"),
-        source_url=r.text("source_url"),
-        exempt_application=r.flag("exempt_application"),
-        aliases=r.words("aliases"),
         interpretations=interpretations,
         guide=guide,
+        **fields,
     )
-    return (None, [], r.errors) if r.errors else (policy, qa, [])
+    return policy, qa, []
 
 
 def _interpretations(r: _Record) -> tuple[Interpretation, ...]:

@@ -65,13 +65,24 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     a homophone (低宝 → 低保 → 最低生活保障); longest aliases first."""
     sound = syllables(text)
     heard = {alias for pinyin, alias in index.alias_sounds if _contains(sound, pinyin)}
-    added: list[str] = []
+    added = [t for t in _heard_terms(index, sound) if t not in text]
     for alias, canonical in index.aliases:
         if alias in text or alias in heard:
             for term in (alias, canonical):
                 if term not in text and term not in added:
                     added.append(term)
     return text if not added else text + " " + " ".join(added)
+
+
+def _heard_terms(index: PolicyIndex, sound: tuple[str, ...]) -> list[str]:
+    """Library terms the question says with other characters of the same sound (免审即享)."""
+    found: list[str] = []
+    for n in range(3, 9):
+        for i in range(len(sound) - n + 1):
+            term = index.term_sounds.get(sound[i : i + n])
+            if term is not None and term not in found:
+                found.append(term)
+    return found
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:

@@ -1,0 +1,114 @@
+"""The policy library in a real database (SQLite, and PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from policy_index.errors import LibraryFormatError
+from policy_index.export import dump_library
+from policy_index.interchange import read_library
+from policy_index.library import SAMPLE_LIBRARY
+from policy_index.repository import LibraryRepository
+from policy_index.service import PolicyService
+from policy_index.tables import PolicyRow, QAPairRow
+
+
+async def count(engine: AsyncEngine, table: type[PolicyRow] | type[QAPairRow]) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar() or 0)
+
+
+async def test_import_export_round_trip_and_idempotent_reimport(engine: AsyncEngine) -> None:
+    repo = LibraryRepository(engine)
+    first = await repo.import_files([SAMPLE_LIBRARY])
+    again = await repo.import_files([SAMPLE_LIBRARY])
+    assert (first.policies, first.qa_pairs) == (again.policies, again.qa_pairs)
+    assert again.revision == first.revision + 1
+    assert await count(engine, PolicyRow) == first.policies
+    assert await count(engine, QAPairRow) == first.qa_pairs
+    loaded = await repo.load()
+    original = read_library([SAMPLE_LIBRARY])
+    assert sorted(loaded.policies, key=lambda p: p.id) == sorted(
+        original.policies, key=lambda p: p.id
+    )
+    assert list(dump_library(loaded)) == list(dump_library(original))
+
+
+async def test_a_bad_file_writes_nothing(engine: AsyncEngine, tmp_path: Path) -> None:
+    repo = LibraryRepository(engine)
+    await repo.import_files([SAMPLE_LIBRARY])
+    before = list(dump_library(await repo.load()))
+    good = {"id": "qh-a-001", "title": "改过的标题"}
+    bad = {"id": "new-1", "title": "新政策", "date": "2024-02-30"}
+    path = tmp_path / "update.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in (good, bad)), encoding="utf-8"
+    )
+    with pytest.raises(LibraryFormatError) as info:
+        await repo.import_files([path])
+    assert [(e.line, e.field) for e in info.value.errors] == [(2, "date")]
+    assert list(dump_library(await repo.load())) == before
+
+
+async def test_update_replaces_a_policy_and_its_interpretations(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    repo = LibraryRepository(engine)
+    await repo.import_files([SAMPLE_LIBRARY])
+    path = tmp_path / "update.jsonl"
+    path.write_text(
+        json.dumps(
+            {"id": "qh-a-001", "title": "新标题", "interpretations": [{"title": "唯一解读"}]},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    await repo.import_files([path])
+    policy = (await repo.load()).policy("qh-a-001")
+    assert policy is not None
+    assert policy.title == "新标题"
+    assert [i.title for i in policy.interpretations] == ["唯一解读"]
+    assert policy.doc_number is None  # an import replaces the whole record
+
+
+async def test_references_may_point_into_the_database(engine: AsyncEngine, tmp_path: Path) -> None:
+    repo = LibraryRepository(engine)
+    await repo.import_files([SAMPLE_LIBRARY])
+    path = tmp_path / "qa.jsonl"
+    record = {
+        "kind": "qa",
+        "id": "extra-1",
+        "question": "问",
+        "answer": "答",
+        "policy_id": "qh-a-001",
+    }
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    await repo.import_files([path])
+    assert (await repo.load()).qa("extra-1") is not None
+
+
+async def test_service_swaps_to_a_new_index_after_an_import(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    service = PolicyService(engine, embeddings=False, refresh_s=0.05)
+    await service.start()
+    try:
+        assert len(service.index) == 0
+        empty = service.index
+        await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
+        for _ in range(100):
+            if service.index is not empty:
+                break
+            await asyncio.sleep(0.05)
+        assert len(service.index) > 100
+        result = await service.match("低保怎么申请")
+        assert result.best is not None
+        assert result.best.group == "qh-b-001"
+    finally:
+        await service.stop()

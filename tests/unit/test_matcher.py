@@ -1,0 +1,109 @@
+"""The matcher on the bundled sample library, lexical path (no sentence vectors needed)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from policy_index.evaluation import Outcome, evaluate, read_labelled
+from policy_index.index import PolicyIndex, build_index
+from policy_index.interchange import read_library
+from policy_index.library import SAMPLE_LIBRARY
+from policy_index.matching import Decision, match
+from policy_index.model import Library
+
+DEV = Path(__file__).resolve().parent.parent / "data" / "dev_questions.jsonl"
+
+
+@lru_cache(maxsize=1)
+def sample_index() -> PolicyIndex:
+    return build_index(read_library([SAMPLE_LIBRARY]))
+
+
+def top(query: str) -> str | None:
+    result = match(sample_index(), query)
+    return result.best.id if result.best else None
+
+
+def test_traditional_characters_match_like_simplified() -> None:
+    assert top("見習補貼標準") == top("见习补贴标准")
+    assert top("見習補貼標準") in {"qh-a-001", "qh-a-001-qa1", "qh-a-001-qa2"}
+
+
+def test_homophone_typo_of_an_alias_finds_the_policy() -> None:
+    result = match(sample_index(), "低宝怎么申请")
+    assert result.best is not None
+    assert result.best.group == "qh-b-001"  # 最低生活保障
+
+
+def test_exempt_application_is_one_term_and_survives_a_typo() -> None:
+    result = match(sample_index(), "免审即享政策有哪些")
+    assert result.best is not None
+    policy = sample_index().library.policy(result.best.group)
+    assert policy is not None
+    assert policy.exempt_application
+
+
+def test_out_of_scope_and_empty_questions_get_none() -> None:
+    assert match(sample_index(), "今天天气怎么样").decision is Decision.NONE
+    assert match(sample_index(), "？？？").decision is Decision.NONE
+    assert match(sample_index(), "").candidates == ()
+
+
+def test_repealed_policy_gives_way_to_its_replacement() -> None:
+    old = sample_index().library.policy("qh-b-002")
+    assert old is not None
+    assert old.replaced_by == "qh-b-001"
+    result = match(sample_index(), "城乡居民最低生活保障怎么申请")
+    ids = [c.id for c in result.candidates]
+    assert "qh-b-002" not in ids
+    assert result.best is not None
+    assert result.best.group == "qh-b-001"
+
+
+def test_named_old_policy_is_returned_and_flagged() -> None:
+    result = match(sample_index(), "青民发〔2021〕9号还有效吗")
+    assert result.decision is Decision.ANSWER
+    assert result.best is not None
+    assert result.best.id == "qh-b-002"
+    assert result.best.named
+
+
+def test_policy_without_replacement_is_dropped_once_expired() -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    base = read_library([SAMPLE_LIBRARY])
+    lapsed = [
+        replace(p, expiry_date=date(2020, 1, 1), replaced_by=None) if p.id == "qh-a-001" else p
+        for p in base.policies
+    ]
+    index = build_index(Library.of(lapsed, base.qa_pairs, base.aliases))
+    ids = [c.group for c in match(index, "就业见习补贴标准").candidates]
+    assert "qh-a-001" not in ids
+
+
+def test_quality_floor_on_our_development_questions() -> None:
+    """Lexical path only; the figures with sentence vectors are higher (bench/calibrate.py)."""
+    items = read_labelled(DEV)
+    index = sample_index()
+    outcomes = [
+        Outcome(r.decision.value, [c.id for c in r.candidates])
+        for r in (match(index, i.query) for i in items)
+    ]
+    figures = evaluate(items, outcomes).figures()
+    assert figures["recall_at_1"] >= 0.82
+    assert figures["recall_at_3"] >= 0.92
+    assert figures["answer_accuracy"] >= 0.92
+    assert figures["oos_not_answered"] >= 0.85
+
+
+@pytest.mark.parametrize("query", ["公积金怎么提取", "孩子上幼儿园有补助吗", "八十岁老人有啥补贴"])
+def test_answers_carry_calibrated_scores_in_order(query: str) -> None:
+    result = match(sample_index(), query)
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert len(result.candidates) <= 5
