@@ -99,6 +99,7 @@ async def _policies(app: web.Application) -> AsyncIterator[None]:
         embeddings=settings.matcher.embeddings,
         cache_file=settings.state_dir / "embeddings.npz",
         refresh_s=settings.matcher.refresh_s,
+        bands=settings.matcher.bands(),
     )
     await service.start()
     app[keys.POLICIES] = service

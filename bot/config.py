@@ -70,6 +70,20 @@ class MatcherSettings(BaseModel):
 
     embeddings: bool = True
     refresh_s: float = Field(default=10.0, gt=0)
+    answer: float | None = Field(
+        default=None, ge=0, le=1, description="lowest confidence answered directly"
+    )
+    clarify: float | None = Field(
+        default=None, ge=0, le=1, description="lowest confidence offered as a numbered choice"
+    )
+    margin: float | None = Field(
+        default=None, ge=0, le=1, description="least lead over another policy for an answer"
+    )
+
+    def bands(self) -> dict[str, float]:
+        """The decision bands set in configuration (the calibrated ones apply otherwise)."""
+        values = {"answer": self.answer, "clarify": self.clarify, "margin": self.margin}
+        return {k: v for k, v in values.items() if v is not None}
 
 
 PRODUCTION_SECRETS: tuple[tuple[str, str], ...] = (

@@ -19,7 +19,7 @@ best candidate of another policy for a direct answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -84,5 +84,14 @@ WITH_VECTORS = Calibration(
 )
 
 
-def default_calibration(with_vectors: bool) -> Calibration:
-    return WITH_VECTORS if with_vectors else LEXICAL
+def default_calibration(with_vectors: bool, **bands: float) -> Calibration:
+    """The fitted calibration, with any decision band overridden by configuration."""
+    base = WITH_VECTORS if with_vectors else LEXICAL
+    if not bands:
+        return base
+    return replace(
+        base,
+        answer=bands.get("answer", base.answer),
+        clarify=bands.get("clarify", base.clarify),
+        margin=bands.get("margin", base.margin),
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from policy_index.calibration import default_calibration
 from policy_index.embedding import Embedder, EmbeddingCache, load_embedder
 from policy_index.index import PolicyIndex, build_index
 from policy_index.matching import MatchResult, match
@@ -35,11 +36,13 @@ class PolicyService:
         embeddings: bool = True,
         cache_file: Path | None = None,
         refresh_s: float = 10.0,
+        bands: dict[str, float] | None = None,
     ) -> None:
         self._repo = LibraryRepository(engine)
         self._want_vectors = embeddings
         self._cache_file = cache_file
         self._refresh_s = refresh_s
+        self._bands = bands or {}
         self._index = build_index(Library())
         self._embedder: Embedder | None = None
         self._cache = EmbeddingCache()
@@ -81,7 +84,8 @@ class PolicyService:
 
     async def match(self, query: str, *, top: int = 5) -> MatchResult:
         index = self._index  # one consistent index for the whole question
-        return await asyncio.to_thread(match, index, query, top=top)
+        calibration = default_calibration(index.embedder is not None, **self._bands)
+        return await asyncio.to_thread(match, index, query, top=top, calibration=calibration)
 
     async def refresh(self) -> bool:
         """Rebuild if the library changed since the current index; True if it was swapped."""

@@ -107,3 +107,13 @@ def test_answers_carry_calibrated_scores_in_order(query: str) -> None:
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert len(result.candidates) <= 5
+
+
+def test_configured_bands_override_the_calibrated_ones() -> None:
+    from policy_index.calibration import default_calibration
+
+    strict = default_calibration(False, answer=0.999, clarify=0.998)
+    result = match(sample_index(), "公积金怎么提取", calibration=strict)
+    assert result.decision is Decision.NONE
+    assert result.candidates  # still ranked, just not confident enough to answer
+    assert default_calibration(False).answer < 0.999
