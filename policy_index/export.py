@@ -53,7 +53,8 @@ def qa_record(qa: QAPair, *, nested: bool = False) -> dict[str, Any]:
 def dump_library(library: Library) -> Iterator[str]:
     """The library as JSON Lines: policies (with their Q&A), standalone Q&A, aliases."""
     for policy in sorted(library.policies, key=lambda p: p.id):
-        yield json.dumps(policy_record(policy, library.qa_for(policy.id)), ensure_ascii=False)
+        qa = sorted(library.qa_for(policy.id), key=lambda q: q.id)
+        yield json.dumps(policy_record(policy, qa), ensure_ascii=False)
     for qa in sorted(library.qa_pairs, key=lambda q: q.id):
         if qa.policy_id is None or library.policy(qa.policy_id) is None:
             yield json.dumps(qa_record(qa), ensure_ascii=False)

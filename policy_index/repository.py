@@ -163,12 +163,16 @@ class LibraryRepository:
 
     async def load(self) -> Library:
         async with self._sessions() as session:
-            policies = (await session.execute(select(PolicyRow))).scalars().all()
+            policies = (
+                (await session.execute(select(PolicyRow).order_by(PolicyRow.id))).scalars().all()
+            )
             interpretations: dict[str, list[InterpretationRow]] = {}
             for row in (await session.execute(select(InterpretationRow))).scalars():
                 interpretations.setdefault(row.policy_id, []).append(row)
-            qa = (await session.execute(select(QAPairRow))).scalars().all()
-            aliases = (await session.execute(select(AliasRow))).scalars().all()
+            qa = (await session.execute(select(QAPairRow).order_by(QAPairRow.id))).scalars().all()
+            aliases = (
+                (await session.execute(select(AliasRow).order_by(AliasRow.alias))).scalars().all()
+            )
         return Library.of(
             (_policy(p, interpretations.get(p.id, [])) for p in policies),
             (QAPair(q.id, q.question, q.answer, tuple(q.similar or ()), q.policy_id) for q in qa),
