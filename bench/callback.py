@@ -187,7 +187,10 @@ def migrate(env: dict[str, str], workdir: Path) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    env: dict[str, str], workdir: Path, launcher: Sequence[str] = DEFAULT_LAUNCHER
+    env: dict[str, str],
+    workdir: Path,
+    launcher: Sequence[str] = DEFAULT_LAUNCHER,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """Start ``<launcher> serve`` and always stop it again, whatever happens meanwhile.
 
@@ -197,7 +200,8 @@ def running_server(
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 -- our own interpreter, fixed arguments
-            [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*launcher, "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -1167,6 +1171,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default %(default)s)",
     )
     parser.add_argument(
+        "--server-workers",
+        type=bounded_int(1, 16),
+        default=1,
+        help="`gongkai serve --workers N`: server processes sharing the port (default 1; "
+        "CPU figures then cover the first process only)",
+    )
+    parser.add_argument(
         "--database-url",
         help="GONGKAI_DATABASE_URL for the server, e.g. postgresql+asyncpg://... "
         "(default: a SQLite file in the temporary directory)",
@@ -1198,7 +1209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
             env = server_env(account, database_url)
             migrate(env, workdir)
-            with running_server(env, workdir) as server:
+            with running_server(env, workdir, workers=args.server_workers) as server:
                 warmup, measured, server_mean_ms = asyncio.run(drive(server, account, args, choice))
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,21 +69,56 @@ def prepare_local_database(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.app import create_app
-
     settings = _settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if settings.local_mode:
         prepare_local_database(settings)
         say(local_banner(settings, args.host, args.port))
+    workers = [
+        multiprocessing.get_context("spawn").Process(
+            target=_serve_worker,
+            args=(settings, args.host, args.port),
+            name=f"gongkai-worker-{n}",
+            daemon=True,
+        )
+        for n in range(1, args.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    _run_server(settings, args.host, args.port, announce=True, shared=bool(workers))
+    for worker in workers:
+        worker.terminate()
+        worker.join(timeout=10)
+    return 0
+
+
+def _run_server(settings: Settings, host: str, port: int, *, announce: bool, shared: bool) -> None:
+    from bot.app import create_app
+
+    _fast_event_loop()
     web.run_app(
         create_app(settings),
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         access_log=None,
-        print=lambda text: say(text.strip()),
+        reuse_port=shared or None,
+        print=(lambda text: say(text.strip())) if announce else None,
     )
-    return 0
+
+
+def _fast_event_loop() -> None:
+    """Use uvloop when it is installed (about a third less CPU per callback); asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _serve_worker(settings: Settings, host: str, port: int) -> None:
+    """Another process serving the same port (SO_REUSEPORT); the database is shared."""
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    _run_server(settings, host, port, announce=False, shared=True)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -266,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port", type=int, default=8080, help="port to listen on (default %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (default 1; use the number of CPU cores). "
+        "Retried callbacks are still handled once: the processes share the database",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -71,6 +72,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("pool_recycle", 1800)  # instead of a pre-ping round trip per checkout
     return create_async_engine(parsed, **kwargs)
+
+
+def sync_sqlite_engine(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same SQLite file, for work done wholly in one thread."""
+    url = engine.url.set(drivername="sqlite")
+    sync = sa_create_engine(
+        url, poolclass=NullPool if url.database in (None, "", ":memory:") else None
+    )
+    event.listen(sync, "connect", _sqlite_pragmas)
+    return sync
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

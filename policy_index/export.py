@@ -53,11 +53,11 @@ def qa_record(qa: QAPair, *, nested: bool = False) -> dict[str, Any]:
 def dump_library(library: Library) -> Iterator[str]:
     """The library as JSON Lines: policies (with their Q&A), standalone Q&A, aliases."""
     for policy in sorted(library.policies, key=lambda p: p.id):
-        qa = sorted(library.qa_for(policy.id), key=lambda q: q.id)
-        yield json.dumps(policy_record(policy, qa), ensure_ascii=False)
-    for qa in sorted(library.qa_pairs, key=lambda q: q.id):
-        if qa.policy_id is None or library.policy(qa.policy_id) is None:
-            yield json.dumps(qa_record(qa), ensure_ascii=False)
+        nested = sorted(library.qa_for(policy.id), key=lambda q: q.id)
+        yield json.dumps(policy_record(policy, nested), ensure_ascii=False)
+    for pair in sorted(library.qa_pairs, key=lambda q: q.id):
+        if pair.policy_id is None or library.policy(pair.policy_id) is None:
+            yield json.dumps(qa_record(pair), ensure_ascii=False)
     for alias in sorted(library.aliases, key=lambda a: a.alias):
         yield json.dumps(
             {"kind": "alias", "alias": alias.alias, "canonical": alias.canonical},

@@ -117,3 +117,16 @@ def test_configured_bands_override_the_calibrated_ones() -> None:
     assert result.decision is Decision.NONE
     assert result.candidates  # still ranked, just not confident enough to answer
     assert default_calibration(False).answer < 0.999
+
+
+def test_sentence_vectors_bring_paraphrases_together() -> None:
+    from policy_index.embedding import load_embedder
+
+    embedder = load_embedder()
+    if embedder is None:
+        pytest.skip("no sentence-embedding engine on this machine")
+    question, right, wrong = embedder.queries(
+        ["被公司辞退了每个月能领多少钱", "失业保险金申领标准", "耕地地力保护补贴发放"]
+    )
+    assert float(question @ right) > float(question @ wrong) + 0.01  # e5 cosines span ~0.8-1
+    assert abs(float(question @ question) - 1.0) < 1e-3  # normalised: dot product = cosine
