@@ -249,7 +249,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from policy_index.library import export_lines
 
     settings = load_settings()
-    lines = asyncio.run(export_lines(settings.database_url.get_secret_value()))
+    url = settings.database_url.get_secret_value()
+    if settings.local_mode:
+        from bot.migrate import upgrade
+
+        upgrade(url)
+    lines = asyncio.run(export_lines(url))
     if args.output is None:
         for line in lines:
             sys.stdout.write(line + "\n")

@@ -89,3 +89,55 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
         "wechat_access_token",
         "alembic_version",
     } <= tables
+
+
+def test_match_prints_one_json_result_per_question_in_order(tmp_path: Path) -> None:
+    import json
+
+    from policy_index.library import SAMPLE_LIBRARY
+
+    questions = ["低保怎么申请", "今天天气怎么样", "見習補貼標準"]
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        "\n".join(
+            json.dumps({"query": q, "id": n}, ensure_ascii=False) for n, q in enumerate(questions)
+        ),
+        encoding="utf-8",
+    )
+    result = gongkai(
+        "match",
+        "--library",
+        str(SAMPLE_LIBRARY),
+        "--queries",
+        str(queries),
+        "--top",
+        "3",
+        "--json",
+        "--no-embeddings",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["query"] for r in rows] == questions
+    assert all(r["decision"] in {"answer", "clarify", "none"} for r in rows)
+    assert all(len(r["results"]) <= 3 for r in rows)
+    assert rows[0]["results"][0]["id"].startswith("qh-b-001")
+    assert rows[1]["decision"] == "none"
+    scores = [item["score"] for item in rows[2]["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_import_reports_bad_lines_and_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "p1", "title": "好"}\n{"id": "p2", "date": "2024-02-30"}\n', encoding="utf-8"
+    )
+    result = gongkai("import", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "bad.jsonl:2: title" in result.stderr
+    assert "bad.jsonl:2: date" in result.stderr
+    exported = gongkai("export", cwd=tmp_path)
+    assert exported.returncode == 0
+    assert exported.stdout == ""  # nothing was written
+    assert gongkai("import", "--sample", cwd=tmp_path).returncode == 0
+    assert len(gongkai("export", cwd=tmp_path).stdout.splitlines()) > 100
