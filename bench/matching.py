@@ -286,6 +286,7 @@ def ncpqa(
             "units": len(index.units),
             "passages": index.passages.n_docs if index.passages else 0,
             "build_s": round(built.build_s, 2),
+            "vectors": index.unit_vectors is not None,
             "newly_embedded": built.newly_embedded,
             "rss_growth_mib": round(built.rss_growth_mib, 1),
             "peak_rss_growth_mib": round(built.peak_growth_mib, 1),
@@ -574,8 +575,13 @@ def print_ncpqa(result: dict[str, Any]) -> None:
     lib = result["library"]
     print(f"\n== ncpqa: {lib['policies']} policies, {lib['questions']} questions ==")
     print(
-        f"  our build: {lib['build_s']} s ({lib['units']} short units, {lib['passages']} passages,"
-        f" {lib['newly_embedded']} texts newly embedded, the rest from the cache);"
+        f"  our build: {lib['build_s']} s ({lib['units']} short units, {lib['passages']} passages"
+        + (
+            f"; vectors: {lib['newly_embedded']} texts newly embedded, the rest from the cache"
+            if lib["vectors"]
+            else "; no vectors"
+        )
+        + ");"
         f" RSS +{lib['rss_growth_mib']} MiB after build, peak +{lib['peak_rss_growth_mib']} MiB"
     )
     if "tracemalloc" in lib:

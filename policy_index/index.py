@@ -160,7 +160,7 @@ def _collect(library: Library, embed_summaries: bool) -> _Collected:
         if p.guide:
             docs += [normalise(p.guide.target or ""), normalise(p.guide.conditions or "")]
         body = p.body or ""
-        if body and len(body) <= INLINE_BODY_CHARS:
+        if body:  # the whole text counts for the document; long ones also by passage
             docs.append(normalise(body))
         i = c.add(Target("policy", p.id, p.id), docs, [title, *aliases])
         c.units.append(Unit(i, title, "title"))
@@ -198,7 +198,7 @@ def build_index(
     own = {normalise(a.alias): normalise(a.canonical) for a in library.aliases}
     builtin = {normalise(a): normalise(c) for a, c in COLLOQUIAL if normalise(a) not in own}
     alias_pairs = sorted({**builtin, **own}.items(), key=lambda pair: -len(pair[0]))
-    phrases = [d for docs in c.docs for d in docs[:4]]
+    phrases = [d for short in c.short for d in dict.fromkeys(short)]
     tokeniser = Tokeniser(
         domain_terms(
             phrases,
@@ -215,7 +215,8 @@ def build_index(
     joined = [" ".join(docs) for docs in c.docs]
     vectors = None
     if embedder is not None and c.units:
-        vectors = (cache or EmbeddingCache()).embed(embedder, [u.text for u in c.units])
+        store = cache if cache is not None else EmbeddingCache()
+        vectors = store.embed(embedder, [u.text for u in c.units])
     doc_numbers = {
         compact(p.doc_number): i
         for i, t in enumerate(c.targets)
