@@ -24,8 +24,6 @@ from bot.wechat.errors import MalformedMessageError
 from bot.wechat.messages import (
     ClickEvent,
     ImageMessage,
-    Inbound,
-    InboundEvent,
     InboundMessage,
     LinkMessage,
     LocationEvent,
@@ -46,32 +44,7 @@ from bot.wechat.messages import (
     VoiceMessage,
 )
 
-__all__ = [
-    "ClickEvent",
-    "ImageMessage",
-    "Inbound",
-    "InboundEvent",
-    "InboundMessage",
-    "LinkMessage",
-    "LocationEvent",
-    "LocationMessage",
-    "MassSendJobFinishEvent",
-    "ScanEvent",
-    "SubscribeEvent",
-    "SubscribeMsgChangeEvent",
-    "SubscribeMsgItem",
-    "SubscribeMsgPopupEvent",
-    "SubscribeMsgSentEvent",
-    "TemplateSendJobFinishEvent",
-    "TextMessage",
-    "UnknownMessage",
-    "UnsubscribeEvent",
-    "VideoMessage",
-    "ViewEvent",
-    "VoiceMessage",
-    "parse_message",
-    "parse_xml",
-]
+__all__ = ["parse_message", "parse_xml"]
 
 # Tags WeChat repeats; they always come out as lists so one entry and several look alike.
 _ALWAYS_LIST = frozenset({"List", "item"})
