@@ -33,6 +33,7 @@ from policy_index.model import (
 
 ID_PATTERN = re.compile(r"^[^\s]{1,64}$")
 LIST_SPLIT = re.compile(r"[|；;，,、]")
+PHRASE_SPLIT = re.compile(r"\|")
 POLICY_FIELDS = (
     "id",
     "title",
@@ -100,12 +101,13 @@ class _Record:
             self.fail(name, f"must be a date YYYY-MM-DD, got {value!r}")
             return None
 
-    def words(self, name: str) -> tuple[str, ...]:
+    def words(self, name: str, split: re.Pattern[str] = LIST_SPLIT) -> tuple[str, ...]:
+        """A list of strings; as text, split by ``split`` (CSV cells)."""
         value = self.raw.get(name)
         if value is None or value == "":
             return ()
         if isinstance(value, str):
-            items = [v.strip() for v in LIST_SPLIT.split(value)]
+            items = [v.strip() for v in split.split(value)]
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             items = [v.strip() for v in value]
         else:
@@ -246,26 +248,11 @@ def parse_qa(raw: Mapping[str, Any]) -> tuple[QAPair | None, list[tuple[str, str
     qa_id = r.ident("id", required=True)
     question = r.text("question", required=True)
     answer = r.text("answer", required=True)
-    similar = _phrases(r, "similar")
+    similar = r.words("similar", PHRASE_SPLIT)  # phrases may contain commas
     policy_id = r.ident("policy_id")
     if r.errors or qa_id is None or question is None or answer is None:
         return None, r.errors
     return QAPair(qa_id, question, answer, similar, policy_id), []
-
-
-def _phrases(r: _Record, name: str) -> tuple[str, ...]:
-    """A list of whole phrases (commas inside a phrase are kept)."""
-    value = r.raw.get(name)
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split("|")]
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = [v.strip() for v in value]
-    else:
-        r.fail(name, "must be a list of strings")
-        return ()
-    return tuple(dict.fromkeys(v for v in items if v))
 
 
 def parse_alias(raw: Mapping[str, Any]) -> tuple[Alias | None, list[tuple[str, str]]]:

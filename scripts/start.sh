@@ -4,10 +4,5 @@
 # Extra arguments go to `gongkai serve` (e.g. --port 9000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$python" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+. scripts/venv.sh ""
 exec .venv/bin/gongkai serve "$@"

@@ -7,12 +7,7 @@
 # GONGKAI_TEST_REQUIRE_POSTGRES=1 (as in CI), which makes it an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$python" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+. scripts/venv.sh "[test]"
 
 echo "== ruff"
 .venv/bin/ruff check .
