@@ -163,7 +163,17 @@ def _features(
         if "vector" in signals
         else np.zeros(len(pool), np.float32),
         "qa": np.asarray([index.targets[int(t)].kind == "qa" for t in pool], dtype=np.float32),
+        "words_rel": _relative(signals["words"][pool]),
+        "passages_rel": _relative(signals["passages"][pool])
+        if "passages" in signals
+        else np.zeros(len(pool), np.float32),
     }
+
+
+def _relative(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Scores as a share of the best in the pool (0–1): comparable across questions."""
+    top = float(values.max()) if len(values) else 0.0
+    return (values / top).astype(np.float32) if top > 0 else np.zeros(len(values), np.float32)
 
 
 @dataclass(frozen=True)
