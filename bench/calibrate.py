@@ -32,7 +32,7 @@ from policy_index.embedding import EmbeddingCache, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
 from policy_index.index import PolicyIndex, build_index
 from policy_index.interchange import read_library
-from policy_index.matching import Pool, candidate_pool
+from policy_index.matching import Pool, candidate_pool, rank_candidates
 from policy_index.model import Library
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,15 +107,13 @@ class Scored:
 
 
 def score(index: PolicyIndex, samples: Sequence[Sample], calibration: Calibration) -> list[Scored]:
-    from policy_index.matching import _validity
-
     out = []
     for s in samples:
         if s.pool is None:
             out.append(Scored(s.item, None, 0.0, 0.0, False, False))
             continue
         probability = calibration.probability(s.pool.features)
-        ranked = _validity(index, s.pool.targets, probability, set(s.pool.named))
+        ranked = rank_candidates(index, s.pool.targets, probability, set(s.pool.named))
         if not ranked:
             out.append(Scored(s.item, None, 0.0, 0.0, False, False))
             continue

@@ -56,6 +56,14 @@ def local_banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+def _migrate_if_local(settings: Settings) -> None:
+    """Local mode keeps its own database current; production runs `gongkai db upgrade`."""
+    if settings.local_mode:
+        from bot.migrate import upgrade
+
+        upgrade(settings.database_url.get_secret_value())
+
+
 def prepare_local_database(settings: Settings) -> None:
     """Local mode: migrate the database and, on first start, load the sample library."""
     from bot.migrate import upgrade
@@ -228,10 +236,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not files:
         return fail("name at least one library file, or --sample")
     url = settings.database_url.get_secret_value()
-    if settings.local_mode:
-        from bot.migrate import upgrade
-
-        upgrade(url)
+    _migrate_if_local(settings)
     try:
         result = asyncio.run(import_files(url, files))
     except LibraryFormatError as exc:
@@ -250,10 +255,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     url = settings.database_url.get_secret_value()
-    if settings.local_mode:
-        from bot.migrate import upgrade
-
-        upgrade(url)
+    _migrate_if_local(settings)
     lines = asyncio.run(export_lines(url))
     if args.output is None:
         for line in lines:

@@ -76,20 +76,13 @@ class PolicyIndex:
     alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
     term_sounds: dict[tuple[str, ...], str]  # pinyin of a library term (3+ characters) → term
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
+    positions: dict[tuple[str, str], int]  # (kind, id) → target
     revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
     today: date = field(default_factory=lambda: local_today())
 
     def target_of(self, kind: TargetKind, target_id: str) -> int | None:
-        return self._positions.get((kind, target_id))
-
-    @property
-    def _positions(self) -> dict[tuple[str, str], int]:
-        cached: dict[tuple[str, str], int] | None = self.__dict__.get("_pos")
-        if cached is None:
-            cached = {(t.kind, t.id): i for i, t in enumerate(self.targets)}
-            self.__dict__["_pos"] = cached
-        return cached
+        return self.positions.get((kind, target_id))
 
     def policy(self, target: int) -> Policy | None:
         t = self.targets[target]
@@ -248,6 +241,7 @@ def build_index(
             if len(alias) >= 2 and len(sound := syllables(alias)) == len(alias) + 1
         ),
         doc_numbers={k: v for k, v in doc_numbers.items() if k},
+        positions={(t.kind, t.id): i for i, t in enumerate(c.targets)},
         revision=revision,
         built_in_s=time.perf_counter() - started,
         today=today or local_today(),

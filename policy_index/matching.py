@@ -120,16 +120,29 @@ def _ranks(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return ranks
 
 
-def _signals(index: PolicyIndex, text: str, plain: str) -> dict[str, npt.NDArray[np.float32]]:
-    tok, n = index.tokeniser, len(index)
-    words, chars = tok.words(text), tok.chars(text)
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The expanded question cut three ways, once per question."""
+
+    words: list[str]
+    chars: list[str]
+    pinyin: list[str]
+
+    @classmethod
+    def of(cls, index: PolicyIndex, text: str) -> Terms:
+        tok = index.tokeniser
+        return cls(tok.words(text), tok.chars(text), tok.pinyin(text))
+
+
+def _signals(index: PolicyIndex, terms: Terms, plain: str) -> dict[str, npt.NDArray[np.float32]]:
+    n = len(index)
     out = {
-        "words": index.words.scores(words),
-        "chars": index.chars.scores(chars),
-        "pinyin": index.pinyin.scores(tok.pinyin(text)),
+        "words": index.words.scores(terms.words),
+        "chars": index.chars.scores(terms.chars),
+        "pinyin": index.pinyin.scores(terms.pinyin),
     }
     if index.passages is not None:
-        passage = index.passages.scores(words + chars)
+        passage = index.passages.scores(terms.words + terms.chars)
         out["passages"] = np.maximum(max_by_owner(passage, index.passage_owner, n), 0)
     if index.embedder is not None and index.unit_vectors is not None:
         query = index.embedder.queries([plain])[0]
@@ -141,10 +154,10 @@ def _signals(index: PolicyIndex, text: str, plain: str) -> dict[str, npt.NDArray
 def _features(
     index: PolicyIndex,
     text: str,
+    terms: Terms,
     pool: npt.NDArray[np.intp],
     signals: dict[str, npt.NDArray[np.float32]],
 ) -> dict[str, npt.NDArray[np.float32]]:
-    tok = index.tokeniser
     rrf = np.zeros(len(pool), dtype=np.float32)
     for values in signals.values():
         rrf += 1.0 / (RRF_K + _ranks(values[pool]))
@@ -155,9 +168,9 @@ def _features(
     )
     return {
         "rrf": (rrf * RRF_K / max(len(signals), 1)).astype(np.float32),
-        "word_cover": index.words.coverage(tok.words(text), pool.tolist()),
-        "char_cover": index.chars.coverage(tok.chars(text), pool.tolist()),
-        "pinyin_cover": index.pinyin.coverage(tok.pinyin(text), pool.tolist()),
+        "word_cover": index.words.coverage(terms.words, pool.tolist()),
+        "char_cover": index.chars.coverage(terms.chars, pool.tolist()),
+        "pinyin_cover": index.pinyin.coverage(terms.pinyin, pool.tolist()),
         "fuzzy": fuzzy,
         "vector": signals["vector"][pool]
         if "vector" in signals
@@ -191,14 +204,15 @@ def candidate_pool(index: PolicyIndex, query: str) -> Pool | None:
     if not _HAS_CONTENT.search(plain) or len(index) == 0:
         return None
     text = expand_aliases(index, plain)
-    signals = _signals(index, text, plain)
+    terms = Terms.of(index, text)
+    signals = _signals(index, terms, plain)
     named = set(named_by_number(index, compact(query)))
     tops = [_top(v, POOL_PER_SIGNAL) for v in signals.values()]
     pool = np.unique(np.concatenate([*tops, np.fromiter(named, np.intp)])).astype(np.intp)
     if not len(pool):
         return None
     named |= _named_in_pool(index, plain, pool)
-    return Pool(plain, pool, _features(index, text, pool, signals), frozenset(named))
+    return Pool(plain, pool, _features(index, text, terms, pool, signals), frozenset(named))
 
 
 def match(
@@ -214,7 +228,7 @@ def match(
     if pool is None:
         return MatchResult(query, normalise(query), Decision.NONE, ())
     probability = calibration.probability(pool.features)
-    candidates = _validity(index, pool.targets, probability, set(pool.named))
+    candidates = rank_candidates(index, pool.targets, probability, set(pool.named))
     return _decide(query, pool.plain, candidates, calibration, top, pool.features)
 
 
@@ -240,7 +254,7 @@ def _named_in_pool(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -
     return named
 
 
-def _validity(
+def rank_candidates(
     index: PolicyIndex,
     pool: npt.NDArray[np.intp],
     probability: npt.NDArray[np.float32],
