@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from policy_index.calibration import FEATURES, Calibration
-from policy_index.embedding import EmbeddingCache, load_embedder
+from policy_index.embedding import Embedder, EmbeddingCache, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
 from policy_index.index import PolicyIndex, build_index
 from policy_index.interchange import read_library
@@ -190,6 +190,36 @@ def policies_only(library: Library, items: Sequence[Labelled]) -> tuple[Library,
     return bare, kept
 
 
+def as_documents(library: Library, items: Sequence[Labelled]) -> tuple[Library, list[Labelled]]:
+    """The library as long policy documents: each policy's body is its own prose (summary,
+    guide, interpretation summaries and its Q&A answers, not the questions), with no Q&A
+    targets or aliases — how a county's full-text archive looks. It teaches the rerank what
+    body passages and whole-text BM25 are worth; the sample library has no bodies itself."""
+    answers: dict[str, list[str]] = {}
+    for q in library.qa_pairs:
+        if q.policy_id:
+            answers.setdefault(q.policy_id, []).append(q.answer)
+    docs = []
+    for p in library.policies:
+        parts: list[str | None] = [p.summary]
+        if p.guide is not None:
+            g = p.guide
+            parts += [g.target, g.conditions, g.standard, g.materials, g.process]
+            parts += [g.time_limit, g.location]
+        parts += [i.summary for i in p.interpretations]
+        parts += answers.get(p.id, [])
+        body = "\n".join(x for x in parts if x)
+        docs.append(replace(p, aliases=(), body=body, interpretations=(), guide=None))
+    bare = Library.of(docs)
+    kept = []
+    for item in items:
+        expected = frozenset(i for i in item.expected if bare.policy(i) is not None)
+        if item.in_scope and not expected:
+            continue
+        kept.append(replace(item, expected=expected))
+    return bare, kept
+
+
 def calibrate(
     indexed: Sequence[tuple[PolicyIndex, Sequence[Labelled]]], names: Sequence[str]
 ) -> tuple[Calibration, dict[str, object]]:
@@ -198,13 +228,16 @@ def calibrate(
     rng = np.random.default_rng(7)
     fold = rng.integers(0, FOLDS, len(samples))
     held: list[Scored] = []
+    by_index: dict[int, list[Scored]] = {id(index): [] for index, _ in indexed}
     for k in range(FOLDS):
         train = [s for s, f in zip(samples, fold, strict=True) if f != k]
         w, b = fit_logistic(*design(train, names))
         cal = Calibration(dict(zip(names, w.tolist(), strict=True)), b, 0.5, 0.3, 0.1)
         for index, _ in indexed:
             test = [s for (i, s), f in zip(pairs, fold, strict=True) if f == k and i is index]
-            held.extend(score(index, test, cal))
+            scored = score(index, test, cal)
+            held.extend(scored)
+            by_index[id(index)].extend(scored)
     answer, margin, clarify = choose_bands(held)
     w, b = fit_logistic(*design(samples, names))
     final = Calibration(
@@ -215,7 +248,9 @@ def calibrate(
         margin,
         source="bench/calibrate.py on the sample library and tests/data/dev_questions.jsonl",
     )
-    return final, figures(held, final)
+    figs = figures(held, final)
+    figs["per_library"] = [figures(by_index[id(index)], final) for index, _ in indexed]
+    return final, figs
 
 
 def main() -> None:
@@ -226,22 +261,27 @@ def main() -> None:
     args = parser.parse_args()
     library = read_library([args.library])
     items = read_labelled(args.questions)
-    runs = [("LEXICAL", None)]
+    runs: list[tuple[str, Embedder | None]] = [("LEXICAL", None)]
     if not args.lexical_only:
         runs.append(("WITH_VECTORS", load_embedder()))
     bare, bare_items = policies_only(library, items)
+    documents, document_items = as_documents(library, items)
     for name, embedder in runs:
         cache = EmbeddingCache.load(CACHE)
         indexed = [
             (build_index(library, embedder=embedder, cache=cache), items),
             (build_index(bare, embedder=embedder, cache=cache), bare_items),
+            (build_index(documents, embedder=embedder, cache=cache), document_items),
         ]
         if embedder is not None:
             cache.save(CACHE)
-        names = [f for f in FEATURES if f != "vector" or embedder is not None]
+        names = [f for f in FEATURES if not f.startswith("vector") or embedder is not None]
         cal, figs = calibrate(indexed, names)
-        n = len(items) + len(bare_items)
-        print(f"# cross-validated on {n} questions (full and policies-only): {json.dumps(figs)}")
+        n = len(items) + len(bare_items) + len(document_items)
+        print(
+            f"# cross-validated on {n} questions (full, policies-only, long documents): "
+            f"{json.dumps(figs)}"
+        )
         print(f"{name} = Calibration(")
         print(f"    weights={cal.weights!r},")
         print(f"    bias={cal.bias!r},")

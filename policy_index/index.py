@@ -76,6 +76,7 @@ class PolicyIndex:
     alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
     term_sounds: dict[tuple[str, ...], str]  # pinyin of a library term (3+ characters) → term
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
+    numbers: dict[int, str]  # target → its compact normalised 文号
     positions: dict[tuple[str, str], int]  # (kind, id) → target
     revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
@@ -241,6 +242,7 @@ def build_index(
             if len(alias) >= 2 and len(sound := syllables(alias)) == len(alias) + 1
         ),
         doc_numbers={k: v for k, v in doc_numbers.items() if k},
+        numbers={v: k for k, v in doc_numbers.items() if k},
         positions={(t.kind, t.id): i for i, t in enumerate(c.targets)},
         revision=revision,
         built_in_s=time.perf_counter() - started,
@@ -252,6 +254,13 @@ def max_by_owner(
     scores: npt.NDArray[np.float32], owner: Sequence[int] | npt.NDArray[np.int32], n: int
 ) -> npt.NDArray[np.float32]:
     """For each target, the best score among its units (−inf where it has none)."""
+    owner = np.asarray(owner, dtype=np.int64)
     out = np.full(n, -np.inf, dtype=np.float32)
-    np.maximum.at(out, np.asarray(owner, dtype=np.int64), scores)
+    if not len(owner):
+        return out
+    if np.all(owner[1:] >= owner[:-1]):  # units are built target by target: one pass
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[starts]] = np.maximum.reduceat(scores, starts)
+        return out
+    np.maximum.at(out, owner, scores)
     return out

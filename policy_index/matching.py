@@ -162,6 +162,7 @@ def _features(
     for values in signals.values():
         rrf += 1.0 / (RRF_K + _ranks(values[pool]))
     plain = text.replace(" ", "")
+    vector = signals["vector"][pool] if "vector" in signals else np.zeros(len(pool), np.float32)
     fuzzy = np.asarray(
         [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in pool],
         dtype=np.float32,
@@ -172,11 +173,10 @@ def _features(
         "char_cover": index.chars.coverage(terms.chars, pool.tolist()),
         "pinyin_cover": index.pinyin.coverage(terms.pinyin, pool.tolist()),
         "fuzzy": fuzzy,
-        "vector": signals["vector"][pool]
-        if "vector" in signals
-        else np.zeros(len(pool), np.float32),
+        "vector": vector,
         "qa": np.asarray([index.targets[int(t)].kind == "qa" for t in pool], dtype=np.float32),
         "words_rel": _relative(signals["words"][pool]),
+        "chars_rel": _relative(signals["chars"][pool]),
         "passages_rel": _relative(signals["passages"][pool])
         if "passages" in signals
         else np.zeros(len(pool), np.float32),
@@ -237,14 +237,13 @@ def _named_in_pool(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -
     flat = plain.replace(" ", "")
     named = set()
     for t in pool:
-        policy = index.policy(int(t))
-        if policy is None:
+        if index.targets[int(t)].kind != "policy":
             continue
-        number = compact(policy.doc_number or "")
+        number = index.numbers.get(int(t), "")
         if len(number) >= 6 and number in flat:
             named.add(int(t))
             continue
-        title = normalise(policy.title).replace(" ", "")
+        title = index.short[int(t)][0] if index.short[int(t)] else ""
         if (
             len(title) >= 8
             and len(flat) >= 0.8 * len(title)
