@@ -41,6 +41,7 @@ FOLDS = 5
 TARGET_PRECISION = 0.95
 MAX_OOS_ANSWERED = 0.10
 MIN_OOS_NONE = 0.60
+UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Scored:
     margin: float
     correct1: bool
     correct3: bool
+    unknown: float = 0.0
 
 
 def score(index: PolicyIndex, samples: Sequence[Sample], calibration: Calibration) -> list[Scored]:
@@ -127,32 +129,39 @@ def score(index: PolicyIndex, samples: Sequence[Sample], calibration: Calibratio
                 (1.0 if first.named else first.score) - other,
                 first.id in s.item.expected,
                 any(c.id in s.item.expected for c in ranked[:3]),
+                s.pool.unknown,
             )
         )
     return out
 
 
-def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float]:
-    """(answer, margin, clarify) from cross-validated scores."""
+def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
+    """(answer, margin, clarify, unknown) from cross-validated scores."""
     oos = [s for s in scored if not s.item.in_scope]
-    best: tuple[float, float, float] = (0.0, 0.99, 0.0)
-    for margin in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3):
-        for answer in np.arange(0.05, 0.99, 0.01):
-            answered = [s for s in scored if s.top_score >= answer and s.margin >= margin]
-            if not answered:
-                continue
-            right = sum(s.correct1 for s in answered if s.item.in_scope)
-            oos_answered = sum(not s.item.in_scope for s in answered)
-            precision = right / len(answered)
-            if precision < TARGET_PRECISION or (oos and oos_answered / len(oos) > MAX_OOS_ANSWERED):
-                continue
-            if right > best[0]:
-                best = (right, float(answer), float(margin))
-            break  # higher thresholds only answer fewer
-    _, answer, margin = best
+    best: tuple[float, float, float, float] = (0.0, 0.99, 0.0, 1.0)
+    for unknown in UNKNOWN_SHARES:
+        for margin in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3):
+            for answer in np.arange(0.05, 0.99, 0.01):
+                answered = [
+                    s
+                    for s in scored
+                    if s.top_score >= answer and s.margin >= margin and s.unknown <= unknown
+                ]
+                if not answered:
+                    continue
+                right = sum(s.correct1 for s in answered if s.item.in_scope)
+                oos_answered = sum(not s.item.in_scope for s in answered)
+                precision = right / len(answered)
+                too_many = oos and oos_answered / len(oos) > MAX_OOS_ANSWERED
+                if precision < TARGET_PRECISION or too_many:
+                    continue
+                if right > best[0]:
+                    best = (right, float(answer), float(margin), unknown)
+                break  # higher thresholds only answer fewer
+    _, answer, margin, unknown = best
     oos_scores = sorted(s.top_score for s in oos)
     clarify = float(oos_scores[int(len(oos_scores) * MIN_OOS_NONE)]) if oos_scores else 0.3
-    return round(answer, 2), round(margin, 2), round(min(clarify, answer), 3)
+    return round(answer, 2), round(margin, 2), round(min(clarify, answer), 3), unknown
 
 
 def figures(scored: Sequence[Scored], cal: Calibration) -> dict[str, object]:
@@ -160,7 +169,7 @@ def figures(scored: Sequence[Scored], cal: Calibration) -> dict[str, object]:
     oos = [s for s in scored if not s.item.in_scope]
 
     def decision(s: Scored) -> str:
-        if s.top_score >= cal.answer and s.margin >= cal.margin:
+        if s.top_score >= cal.answer and s.margin >= cal.margin and s.unknown <= cal.unknown:
             return "answer"
         return "clarify" if s.top_score >= cal.clarify else "none"
 
@@ -238,7 +247,7 @@ def calibrate(
             scored = score(index, test, cal)
             held.extend(scored)
             by_index[id(index)].extend(scored)
-    answer, margin, clarify = choose_bands(held)
+    answer, margin, clarify, unknown = choose_bands(held)
     w, b = fit_logistic(*design(samples, names))
     final = Calibration(
         {n: round(float(v), 3) for n, v in zip(names, w, strict=True)},
@@ -246,6 +255,7 @@ def calibrate(
         answer,
         clarify,
         margin,
+        round(unknown, 3),
         source="bench/calibrate.py on the sample library and tests/data/dev_questions.jsonl",
     )
     figs = figures(held, final)
@@ -288,6 +298,7 @@ def main() -> None:
         print(f"    answer={cal.answer!r},")
         print(f"    clarify={cal.clarify!r},")
         print(f"    margin={cal.margin!r},")
+        print(f"    unknown={cal.unknown!r},")
         print(f"    source={cal.source!r},")
         print(")")
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from policy_index.calibration import default_calibration
 from policy_index.embedding import EmbeddingCache, load_embedder
 from policy_index.errors import PolicyIndexError
 from policy_index.index import PolicyIndex, build_index
@@ -81,11 +82,13 @@ def run(
     as_json_lines: bool,
     embeddings: bool = True,
     cache_file: Path | None = None,
+    bands: dict[str, float] | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     index = load_index(library, embeddings=embeddings, cache_file=cache_file)
+    calibration = default_calibration(index.embedder is not None, **(bands or {}))
     for query in read_queries(queries):
-        result = match(index, query, top=top)
+        result = match(index, query, top=top, calibration=calibration)
         if as_json_lines:
             out.write(json.dumps(as_json(result), ensure_ascii=False) + "\n")
         else:

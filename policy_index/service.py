@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from policy_index.calibration import default_calibration
-from policy_index.embedding import Embedder, EmbeddingCache, load_embedder
+from policy_index.embedding import Embedder, EmbeddingCache, RecentQuestions, load_embedder
 from policy_index.index import PolicyIndex, build_index
 from policy_index.matching import MatchResult, match
 from policy_index.model import Library
@@ -119,7 +119,7 @@ class PolicyService:
         if self._cache_file is not None:
             self._cache = await asyncio.to_thread(EmbeddingCache.load, self._cache_file)
         async with self._lock:
-            self._embedder = embedder
+            self._embedder = RecentQuestions(embedder)
             if self._index.revision != revision:
                 return  # the watcher already built a newer index (with vectors)
             index = await asyncio.to_thread(self._build, library, revision)

@@ -130,3 +130,27 @@ def test_sentence_vectors_bring_paraphrases_together() -> None:
     )
     assert float(question @ right) > float(question @ wrong) + 0.01  # e5 cosines span ~0.8-1
     assert abs(float(question @ question) - 1.0) < 1e-3  # normalised: dot product = cosine
+
+
+def test_words_the_library_never_uses_count_against_a_direct_answer() -> None:
+    from policy_index.calibration import default_calibration
+    from policy_index.matching import Terms, unknown_share
+    from policy_index.normalise import normalise
+
+    index = sample_index()
+
+    def share(query: str) -> float:
+        return unknown_share(index, Terms.of(index, normalise(query)))
+
+    # 公积金 and 提取 are library words; 结婚 and 护照 are not.
+    assert share("公积金提取要预约吗") == 0.0
+    assert share("结婚登记要预约吗") > share("公积金提取要预约吗")
+    assert share("护照怎么办理") > 0.0
+
+    question = "住房公积金提取需要带护照吗"
+    lenient = default_calibration(False, unknown=1.0)
+    strict = default_calibration(False, unknown=0.0)
+    assert match(index, question, calibration=lenient).decision is Decision.ANSWER
+    strict_result = match(index, question, calibration=strict)
+    assert strict_result.decision is not Decision.ANSWER
+    assert strict_result.best is not None  # still offered as a choice, not lost
