@@ -9,16 +9,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import keys
+from bot.batches import Batches
 from bot.config import Settings
+from bot.conversations import SqlConversationStore
 from bot.db import create_engine, ping
 from bot.metrics import Metrics
+from bot.privacy import PersonalData
+from bot.questions import QuestionLog
 from bot.receipts import CallbackLedger
 from bot.routing import Router
 from bot.tasks import TaskSet
@@ -82,7 +86,14 @@ def _database(
         ledger = CallbackLedger(eng, app[keys.SETTINGS].wechat.max_clock_skew_s)
         ledger.start()
         app[keys.LEDGER] = ledger
+        batches = Batches(eng)
+        batches.start()
+        memory = timedelta(seconds=app[keys.SETTINGS].conversation.memory_s)
+        app[keys.CONVERSATIONS] = SqlConversationStore(batches, memory)
+        app[keys.QUESTIONS] = QuestionLog(batches)
+        app[keys.PERSONAL_DATA] = PersonalData(batches)
         yield
+        await batches.stop()
         await ledger.stop()
         if own:
             await eng.dispose()
@@ -148,7 +159,14 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     async def purge() -> None:
         await ledger.purge(RECEIPT_TTL, time.time())
 
+    async def forget() -> None:
+        """Expired conversations; openids no answer could reach any more."""
+        now = datetime.now(UTC)
+        await app[keys.CONVERSATIONS].purge(now)
+        await app[keys.QUESTIONS].expire_openids(now)
+
     tasks.every(PURGE_EVERY_S, purge, name="purge_receipts")
+    tasks.every(PURGE_EVERY_S, forget, name="purge_personal_data")
     yield
     await tasks.drain(SHUTDOWN_GRACE_S)
 

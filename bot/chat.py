@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 import sys
 import time
@@ -109,9 +110,12 @@ class ChatClient:
         return render_for_terminal(fields)
 
 
+_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>')
+
+
 def render_for_terminal(fields: dict[str, Any]) -> str:
-    if fields.get("MsgType") == "text":
-        return str(fields.get("Content", ""))
+    if fields.get("MsgType") == "text":  # a link WeChat would show as blue text: text [url]
+        return _LINK.sub(r"\2 [\1]", str(fields.get("Content", "")))
     if fields.get("MsgType") == "news":
         items = fields.get("Articles", {}).get("item", [])
         items = items if isinstance(items, list) else [items]

@@ -282,6 +282,7 @@ def cmd_match(args: argparse.Namespace) -> int:
             as_json_lines=args.json,
             embeddings=not args.no_embeddings,
             cache_file=settings.state_dir / "embeddings.npz",
+            bands=settings.matcher.bands(),
         )
     except PolicyIndexError as exc:
         return fail(str(exc))
@@ -385,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-embeddings", action="store_true", help="lexical matching only (no sentence vectors)"
     )
     matcher.set_defaults(func=cmd_match)
+
+    from bot.menu_command import add_parser as add_menu_parser  # it uses say/fail from here
+
+    add_menu_parser(sub)
 
     check = sub.add_parser(
         "check-config",

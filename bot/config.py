@@ -79,11 +79,37 @@ class MatcherSettings(BaseModel):
     margin: float | None = Field(
         default=None, ge=0, le=1, description="least lead over another policy for an answer"
     )
+    unknown: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="largest share of question words unknown to the library for an answer",
+    )
 
     def bands(self) -> dict[str, float]:
         """The decision bands set in configuration (the calibrated ones apply otherwise)."""
-        values = {"answer": self.answer, "clarify": self.clarify, "margin": self.margin}
+        values = {
+            "answer": self.answer,
+            "clarify": self.clarify,
+            "margin": self.margin,
+            "unknown": self.unknown,
+        }
         return {k: v for k, v in values.items() if v is not None}
+
+
+class ConversationSettings(BaseModel):
+    """Multi-turn conversations and per-user flood control."""
+
+    memory_s: int = Field(
+        default=600,
+        ge=60,
+        description="How long the last policy and numbered options are remembered for follow-ups",
+    )
+    max_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Messages one user may send per minute before getting a polite 'slow down'",
+    )
 
 
 PRODUCTION_SECRETS: tuple[tuple[str, str], ...] = (
@@ -105,8 +131,13 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     wechat: WeChatSettings = WeChatSettings()
     matcher: MatcherSettings = MatcherSettings()
+    conversation: ConversationSettings = ConversationSettings()
     account_name: str = Field(default="本区政务公开", description="How the bot names the account")
     hotline: str = Field(default="12345", description="Phone line offered when the bot cannot help")
+    qr_scenes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each parametric QR code is posted, by scene (named in the welcome)",
+    )
     log_json: bool | None = Field(
         default=None, description="JSON log lines; default on in production"
     )

@@ -1,7 +1,9 @@
 """From a parsed message to a reply: build the handler context and run the router.
 
 This is the single place where a handler's failure is caught: it is logged once with its
-traceback and the user gets a short apology instead of silence.
+traceback and the user gets a short apology instead of silence. Flood control is decided here
+from the count the callback ledger took when it claimed the message (``sent_last_minute``);
+the flood router then answers a user over the limit politely.
 """
 
 from __future__ import annotations
@@ -21,14 +23,22 @@ logger = logging.getLogger(__name__)
 APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试。急事可拨打 12345 政务服务便民热线。"
 
 
-def make_context(app: web.Application, msg: InboundMessage) -> HandlerContext:
+def make_context(
+    app: web.Application, msg: InboundMessage, sent_last_minute: int
+) -> HandlerContext:
+    settings = app[keys.SETTINGS]
     return HandlerContext(
-        settings=app[keys.SETTINGS],
+        settings=settings,
         openid=msg.from_user,
         account=msg.to_user,
         now=datetime.now(UTC),
         state=None,
         log=logging.LoggerAdapter(logging.getLogger("handlers"), {"kind": msg.kind}),
+        policies=app[keys.POLICIES],
+        conversations=app[keys.CONVERSATIONS],
+        questions=app[keys.QUESTIONS],
+        personal_data=app[keys.PERSONAL_DATA],
+        over_limit=sent_last_minute > settings.conversation.max_per_minute,
     )
 
 
@@ -46,9 +56,11 @@ def as_text(msg: InboundMessage) -> InboundMessage:
     return msg
 
 
-async def handle_message(app: web.Application, msg: InboundMessage) -> Reply | None:
+async def handle_message(
+    app: web.Application, msg: InboundMessage, *, sent_last_minute: int = 0
+) -> Reply | None:
     msg = as_text(msg)
-    ctx = make_context(app, msg)
+    ctx = make_context(app, msg, sent_last_minute)
     try:
         return await app[keys.ROUTER].dispatch(msg, ctx)
     except Exception:

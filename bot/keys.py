@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.conversations import ConversationStore
     from bot.metrics import Metrics
+    from bot.privacy import PersonalData
+    from bot.questions import QuestionLog
     from bot.receipts import CallbackLedger
     from bot.routing import Router
     from bot.tasks import TaskSet
@@ -28,3 +31,6 @@ WECHAT: web.AppKey[WeChatClient] = web.AppKey("wechat")
 LOCAL_FAKE: web.AppKey[FakeWeChatServer | None] = web.AppKey("local_fake")
 CRYPTO: web.AppKey[MessageCrypto | None] = web.AppKey("crypto")
 POLICIES: web.AppKey[PolicyService] = web.AppKey("policies")
+CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")
+QUESTIONS: web.AppKey[QuestionLog] = web.AppKey("questions")
+PERSONAL_DATA: web.AppKey[PersonalData] = web.AppKey("personal_data")

@@ -15,17 +15,22 @@ class CallbackReceipt(Base):
 
     ``reply_xml`` holds the plaintext passive reply (or ``success``) so that every retry gets the
     same reply, re-encrypted for safe mode, across all server processes sharing the database.
+    ``sender`` is the openid of a message flood control counts (None for other events).
     """
 
     __tablename__ = "callback_receipt"
 
     dedupe_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sender: Mapped[str | None] = mapped_column(String(64), default=None)  # flood control counts
     status: Mapped[str] = mapped_column(String(16))  # processing | replied | late | sent_late
     reply_xml: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_callback_receipt_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_callback_receipt_created_at", "created_at"),
+        Index("ix_callback_receipt_sender_created_at", "sender", "created_at"),
+    )
 
 
 class CallbackNonce(Base):

@@ -9,6 +9,9 @@ The callback path must stay fast under load, so all of this goes through one wri
 process that batches whatever arrived while it was writing: each request waits for one shared
 transaction (nonce + claim), and storing a reply is written behind the answer. Same-process
 retries read recent replies from memory; other processes read the table.
+
+Receipts also serve flood control at no extra round trip: a receipt of what a user sent names
+the sender, and the batch claiming it counts the sender's last minute (``bot.flood``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import sync_sqlite_engine
+from bot.flood import sent_last_minute
 from bot.models import CallbackNonce, CallbackReceipt
 from bot.wechat.errors import ReplayError
 
@@ -56,6 +60,7 @@ class Claim:
     first: bool
     status: ReceiptStatus
     reply_xml: str | None = None
+    sent_last_minute: int = 0  # on a first claim with a sender: their messages in the last 60 s
 
 
 @dataclass(slots=True)
@@ -65,6 +70,7 @@ class _Admit:
     digest: str
     now: float
     future: asyncio.Future[Claim]
+    sender: str | None = None
 
 
 @dataclass(slots=True)
@@ -120,16 +126,20 @@ class CallbackLedger:
 
     # --- the callback path ---------------------------------------------------------------------
 
-    async def admit(self, key: str, *, nonce: str, digest: str, now: float) -> Claim:
+    async def admit(
+        self, key: str, *, nonce: str, digest: str, now: float, sender: str | None = None
+    ) -> Claim:
         """Record the nonce and claim ``key`` in one shared transaction.
 
+        With a ``sender`` (a user's openid, for what flood control counts), a first claim says
+        how many messages that sender's receipts show in the last minute, this one included.
         Raises ReplayError if the nonce was used in the window for a different body.
         """
         if not nonce or len(nonce) > 64:
             raise ReplayError("missing or oversized nonce")
         self._ensure_writer()
         future: asyncio.Future[Claim] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Admit(key, nonce, digest, now, future))
+        self._queue.put_nowait(_Admit(key, nonce, digest, now, future, sender))
         return await future
 
     def finish(self, key: str, status: ReceiptStatus, reply_xml: str | None = None) -> None:
@@ -295,11 +305,12 @@ class CallbackLedger:
             rows = [
                 {
                     "dedupe_key": key,
+                    "sender": admit.sender,
                     "status": ReceiptStatus.PROCESSING.value,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for key in first_of
+                for key, admit in first_of.items()
             ]
             # executemany with RETURNING: one cached statement, sent as multi-row VALUES.
             result = conn.execute(
@@ -316,9 +327,11 @@ class CallbackLedger:
             )
             for row in result:
                 existing[row.dedupe_key] = Claim(False, ReceiptStatus(row.status), row.reply_xml)
+        sent = sent_last_minute(conn, {s for k in inserted if (s := first_of[k].sender)}, now)
         for admit in accepted:
             if admit.key in inserted and first_of[admit.key] is admit:
-                outcomes[id(admit)] = Claim(first=True, status=ReceiptStatus.PROCESSING)
+                count = sent.get(admit.sender, 0) if admit.sender else 0
+                outcomes[id(admit)] = Claim(True, ReceiptStatus.PROCESSING, None, count)
             else:
                 outcomes[id(admit)] = existing.get(
                     admit.key, Claim(first=False, status=ReceiptStatus.PROCESSING)

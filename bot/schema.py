@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-import bot.models  # noqa: F401 - registers the callback tables
 import policy_index.tables  # noqa: F401 - registers the policy-library tables
+from bot import (  # noqa: F401 - each module registers its tables
+    conversations,  # conversation state
+    models,  # callback receipts, nonces, access token
+    questions,  # the question log and unanswered inbox
+)
 from bot.db import Base
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.dispatch import handle_message
+from bot.flood import counts_as_sent
 from bot.log_setup import hash_openid, openid_hash, request_id
 from bot.receipts import Claim, ReceiptStatus
 from bot.wechat import (
@@ -70,7 +71,11 @@ async def receive(request: web.Request) -> web.Response:
     try:
         msg, crypto, body, nonce, now = await _authenticate(request)
         claim = await app[keys.LEDGER].admit(
-            msg.dedupe_key, nonce=nonce, digest=hashlib.sha256(body).hexdigest(), now=now
+            msg.dedupe_key,
+            nonce=nonce,
+            digest=hashlib.sha256(body).hexdigest(),
+            now=now,
+            sender=msg.from_user if counts_as_sent(msg) else None,
         )
     except CallbackError as exc:
         return _reject(request, exc, kind="unknown")
@@ -140,7 +145,8 @@ async def _answer(
             return settled.reply_xml, "retry_replayed"
         return SUCCESS, "retry_success"
 
-    task = app[keys.TASKS].spawn(handle_message(app, msg), name=f"handle:{msg.kind}")
+    handling = handle_message(app, msg, sent_last_minute=claim.sent_last_minute)
+    task = app[keys.TASKS].spawn(handling, name=f"handle:{msg.kind}")
     remaining = max(0.0, budget - (time.monotonic() - started))
     done, _pending = await asyncio.wait({task}, timeout=remaining)
     if task in done:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from bot.routing import Router
-from handlers import fallback, welcome
+from handlers import fallback, flood, menu, questions, welcome
 
 
 def build_router() -> Router:
     root = Router(name="root")
+    # 0. A user over the flood-control limit is told to slow down, whatever they sent.
+    root.include(flood.router)
     # 1. Follow/unfollow and the help text: fixed answers that must win over any dialog.
     root.include(welcome.router)
-    # 2. Last: polite defaults for every kind of message no other router took.
+    # 2. Custom-menu clicks (handlers/menu.toml): answered by key, whatever dialog is open.
+    root.include(menu.router)
+    # 3. Policy questions: numbered choices, follow-ups, then any other text to the matcher.
+    root.include(questions.router)
+    # 4. Last: polite defaults for every kind of message no other router took.
     root.include(fallback.router)
     return root

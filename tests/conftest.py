@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
+from bot.batches import Batches
 from bot.config import MatcherSettings, Settings, WeChatSettings
 from bot.db import create_engine
 from bot.schema import metadata
@@ -62,6 +63,15 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await conn.run_sync(metadata().create_all)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+async def batches(engine: AsyncEngine) -> AsyncIterator[Batches]:
+    """The conversation layer's database worker on the test database."""
+    worker = Batches(engine)
+    worker.start()
+    yield worker
+    await worker.stop()
 
 
 @pytest.fixture

@@ -20,13 +20,19 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.metrics import Metrics
-from bot.wechat.errcodes import Action, WeChatAPIError, WeChatUnavailableError
+from bot.wechat.errcodes import (
+    MENU_NOT_FOUND,
+    Action,
+    WeChatAPIError,
+    WeChatUnavailableError,
+)
 from bot.wechat.replies import Article
 from bot.wechat.token import AccessTokenProvider
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +91,11 @@ class WeChatClient:
         logger.info("access token refreshed", extra={"action": "token_refreshed"})
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
-    async def call(self, api: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """POST ``payload`` to ``api`` with the access token; refresh a stale token once."""
+    async def call(self, api: str, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call ``api`` with the access token; refresh a stale token once.
+
+        With a ``payload`` it is POSTed as JSON; without one the call is a GET (menu/get …).
+        """
         token = await self.tokens.get()
         try:
             return await self._request(api, payload, token=token)
@@ -97,14 +106,14 @@ class WeChatClient:
             return await self._request(api, payload, token=token)
 
     async def _request(
-        self, api: str, payload: Mapping[str, Any], *, token: str | None
+        self, api: str, payload: Mapping[str, Any] | None, *, token: str | None
     ) -> dict[str, Any]:
         params = {"access_token": token} if token else None
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         for attempt in range(self._retry.attempts):
             last = attempt == self._retry.attempts - 1
             try:
-                data = await self._post_once(api, body, params)
+                data = await self._send_once(api, body, params)
             except WeChatUnavailableError:
                 self._count(api, "unavailable")
                 if last:
@@ -121,15 +130,16 @@ class WeChatClient:
             await asyncio.sleep(self._retry.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _post_once(
-        self, api: str, body: bytes, params: dict[str, str] | None
+    async def _send_once(
+        self, api: str, body: bytes | None, params: dict[str, str] | None
     ) -> dict[str, Any]:
         try:
-            async with self._session.post(
+            async with self._session.request(
+                "GET" if body is None else "POST",
                 self._base + api,
                 data=body,
                 params=params,
-                headers={"Content-Type": "application/json; charset=utf-8"},
+                headers=None if body is None else JSON_HEADERS,
                 timeout=self._timeout,
             ) as resp:
                 if resp.status >= 500:
@@ -175,3 +185,23 @@ class WeChatClient:
                 },
             },
         )
+
+    # Custom menu (自定义菜单). Clients fetch a changed menu when the user next opens the chat
+    # and their copy is over 5 minutes old. Creating replaces the whole menu.
+
+    async def create_menu(self, menu: Mapping[str, Any]) -> None:
+        """Publish ``menu`` (``{"button": [...]}``, see ``bot.wechat.menu``)."""
+        await self.call("/cgi-bin/menu/create", menu)
+
+    async def get_menu(self) -> dict[str, Any] | None:
+        """The account's menu as WeChat holds it (``{"menu": {...}}``), or None if it has none."""
+        try:
+            return await self.call("/cgi-bin/menu/get")
+        except WeChatAPIError as exc:
+            if exc.errcode == MENU_NOT_FOUND:
+                return None
+            raise
+
+    async def delete_menu(self) -> None:
+        """Remove the menu (and any conditional menus) from the account."""
+        await self.call("/cgi-bin/menu/delete")

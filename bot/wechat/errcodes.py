@@ -41,8 +41,37 @@ CLASSIFICATION: dict[int, Action] = {
 }
 
 
+MENU_NOT_FOUND = 46003  # menu/get when the account has no menu
+
+EXPLANATIONS: dict[int, str] = {
+    40013: "AppID 不正确（GONGKAI_WECHAT__APP_ID）",
+    40125: "AppSecret 不正确（GONGKAI_WECHAT__APP_SECRET）",
+    40164: "本机出口 IP 不在公众平台“IP白名单”中（设置与开发 → 基本配置）",
+    48001: "公众号没有这个接口的权限（未认证，或权限被收回）",
+    45009: "今天调用这个接口的次数已用完，明天再试",
+    40016: "一级菜单个数不对（应为 1–3 个）",
+    40017: "一级菜单的 type 不正确",
+    40018: "一级菜单名称长度不合要求",
+    40019: "一级菜单的 key 长度不合要求",
+    40020: "一级菜单的 url 长度不合要求",
+    40023: "子菜单个数不对（每个一级菜单 1–5 个）",
+    40024: "子菜单的 type 不正确",
+    40025: "子菜单名称长度不合要求",
+    40026: "子菜单的 key 长度不合要求",
+    40027: "子菜单的 url 长度不合要求",
+    40054: "子菜单 url 的域名不被接受",
+    40055: "一级菜单 url 的域名不被接受",
+    MENU_NOT_FOUND: "公众号当前没有自定义菜单",
+}
+"""What an errcode means for the person running a command (global return codes)."""
+
+
 def classify(errcode: int) -> Action:
     return CLASSIFICATION.get(errcode, Action.PERMANENT)
+
+
+def explain(errcode: int) -> str | None:
+    return EXPLANATIONS.get(errcode)
 
 
 class WeChatAPIError(WeChatError):

@@ -37,6 +37,7 @@ class FakeWeChatServer:
     app_id: str | None = None
     app_secret: str | None = None
     calls: list[RecordedCall] = field(default_factory=list)
+    menu: dict[str, Any] | None = None  # what menu/create last stored, as WeChat holds it
     _tokens: set[str] = field(default_factory=set)
     _failures: dict[str, deque[tuple[int, str]]] = field(default_factory=lambda: defaultdict(deque))
     _delays: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
@@ -138,10 +139,28 @@ class FakeWeChatServer:
             )
         if "_invalid_json" in body:
             return web.json_response({"errcode": 47001, "errmsg": "data format error"})
+        if request.path.startswith("/cgi-bin/menu/"):
+            return web.json_response(self._menu(request.path, body))
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if request.path.endswith(("/template/send", "/mass/sendall", "/mass/send")):
             answer["msgid"] = next(self._seq) + 1_000_000
         return web.json_response(answer)
+
+    def _menu(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """menu/create, menu/get and menu/delete, with the count and size checks WeChat makes."""
+        if path == "/cgi-bin/menu/get":
+            if self.menu is None:
+                return {"errcode": 46003, "errmsg": "menu no exist"}
+            return {"menu": self.menu}
+        if path == "/cgi-bin/menu/delete":
+            self.menu = None
+            return {"errcode": 0, "errmsg": "ok"}
+        if path != "/cgi-bin/menu/create":
+            return {"errcode": 48001, "errmsg": "api unauthorized (not faked)"}
+        if (errcode := _menu_errcode(body)) is not None:
+            return {"errcode": errcode, "errmsg": MENU_ERRORS[errcode]}
+        self.menu = {"button": [_as_stored(b) for b in body["button"]]}
+        return {"errcode": 0, "errmsg": "ok"}
 
     async def _list_calls(self, request: web.Request) -> web.Response:
         since = int(request.query.get("since", "0") or 0)
@@ -153,3 +172,53 @@ class FakeWeChatServer:
             ],
             dumps=lambda o: json.dumps(o, ensure_ascii=False),
         )
+
+
+MENU_ERRORS = {
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40023: "invalid sub button size",
+    40024: "invalid sub button type",
+    40025: "invalid sub button name size",
+    40026: "invalid sub button key size",
+}
+_MENU_TYPES = {
+    "click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album",
+    "pic_weixin", "location_select", "miniprogram", "media_id", "view_limited", "article_id",
+    "article_view_limited",
+}  # fmt: skip
+
+
+def _menu_errcode(body: dict[str, Any]) -> int | None:
+    """The errcode WeChat's menu/create would give (counts, name and key sizes, types)."""
+    buttons = body.get("button")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return 40016
+    for top in buttons:
+        subs = top.get("sub_button") or []
+        if len(str(top.get("name", "")).encode()) > 16 or not top.get("name"):
+            return 40018
+        if not subs:
+            if top.get("type") not in _MENU_TYPES:
+                return 40017
+            if len(str(top.get("key", "")).encode()) > 128:
+                return 40019
+            continue
+        if len(subs) > 5:
+            return 40023
+        for sub in subs:
+            if len(str(sub.get("name", "")).encode()) > 60 or not sub.get("name"):
+                return 40025
+            if sub.get("type") not in _MENU_TYPES:
+                return 40024
+            if len(str(sub.get("key", "")).encode()) > 128:
+                return 40026
+    return None
+
+
+def _as_stored(button: dict[str, Any]) -> dict[str, Any]:
+    """menu/get answers every button with a ``sub_button`` list (empty for plain buttons)."""
+    subs = button.get("sub_button") or []
+    return {**button, "sub_button": [_as_stored(s) for s in subs]}

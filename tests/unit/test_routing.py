@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from bot.batches import Batches
 from bot.config import Settings
 from bot.context import HandlerContext
+from bot.conversations import InMemoryConversationStore
+from bot.db import create_engine
+from bot.privacy import PersonalData
+from bot.questions import QuestionLog
 from bot.routing import Router
 from bot.wechat import ClickEvent, ImageMessage, TextMessage, TextReply
+from policy_index.service import PolicyService
 
 
 def ctx(state: str | None = None) -> HandlerContext:
+    engine = create_engine("sqlite+aiosqlite://")  # never connected: routing needs no I/O
     return HandlerContext(
         settings=Settings(),
         openid="o1",
@@ -19,6 +26,10 @@ def ctx(state: str | None = None) -> HandlerContext:
         now=datetime.now(UTC),
         state=state,
         log=logging.LoggerAdapter(logging.getLogger("t"), {}),
+        policies=PolicyService(engine, embeddings=False),
+        conversations=InMemoryConversationStore(),
+        questions=QuestionLog(Batches(engine)),
+        personal_data=PersonalData(Batches(engine)),
     )
 
 

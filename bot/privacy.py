@@ -1,0 +1,29 @@
+"""Everything stored about one person, in one place, so that all of it can be forgotten at once.
+
+When a user unfollows, their conversation and the link between them and the questions they
+asked are deleted in one transaction; the questions stay as anonymous counts for the
+statistics. (Callback receipts, which name the sender for flood control, are operational and
+purged after an hour anyway.) A table that starts holding openids (push subscriptions, for
+instance) adds its line here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Connection
+
+from bot.batches import Batches
+from bot.conversations import CONVERSATIONS
+from bot.questions import QUESTIONS
+
+
+class PersonalData:
+    def __init__(self, batches: Batches) -> None:
+        self._batches = batches
+
+    async def forget(self, openid: str) -> None:
+        def forget(conn: Connection) -> None:
+            conn.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.openid == openid))
+            conn.execute(update(QUESTIONS).where(QUESTIONS.c.openid == openid).values(openid=None))
+
+        await self._batches.run(forget)

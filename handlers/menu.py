@@ -1,0 +1,205 @@
+"""The custom menu's CLICK keys: topic lists, 免申即享, hot questions, subscriptions, contact.
+
+The menu itself is ``handlers/menu.toml`` (``gongkai menu publish`` sends it to WeChat); its
+click keys are ``MenuKey``, and ``gongkai menu check`` warns about a key nothing here answers
+(such a click gets the polite fallback). What a key says is computed by pure functions of the
+policy library and the local date, so each handler is one line and the answers are tested with
+known libraries. Every reply fits WeChat's text limit: lists are shortened, never cut mid-line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.context import HandlerContext
+from bot.routing import Router
+from bot.wechat import ClickEvent
+from bot.wechat.replies import TEXT_LIMIT_BYTES, TextReply, fit_text
+from handlers import texts
+from policy_index.model import Library, Policy, QAPair
+
+MENU_FILE = Path(__file__).with_name("menu.toml")
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+TOPICS_SHOWN = 12
+EXAMPLES_SHOWN = 2
+EXEMPT_SHOWN = 15
+HOT_SHOWN = 8
+
+
+class MenuKey(StrEnum):
+    """The EventKey of each CLICK button this module answers (``key`` in menu.toml)."""
+
+    PERSONAL = "PERSONAL_AFFAIRS"
+    ENTERPRISE = "ENTERPRISE_AFFAIRS"
+    EXEMPT = "EXEMPT_APPLICATION"
+    HOT_QUESTIONS = "HOT_QUESTIONS"
+    SUBSCRIPTIONS = "MY_SUBSCRIPTIONS"
+    CONTACT = "CONTACT_US"
+    HELP = "HELP"
+
+
+# --- What each key answers: pure functions of the library and the local date -------------------
+
+
+def local_date(ctx: HandlerContext) -> date:
+    """Today in the county (validity changes at local midnight)."""
+    return ctx.now.astimezone(LOCAL_TZ).date()
+
+
+def audience_topics(library: Library, today: date, audience: str) -> list[tuple[str, int]]:
+    """Topics of the policies in force for ``audience`` ("个人" or "企业"), most policies first."""
+    counts = Counter(
+        topic
+        for policy in library.policies
+        if audience in policy.audience and policy.in_force(today)
+        for topic in policy.topics
+    )
+    return counts.most_common()  # ties keep library order
+
+
+def exempt_policies(library: Library, today: date) -> list[Policy]:
+    """免申即享 policies in force today, newest first (repealed, amended and lapsed ones never)."""
+    current = [p for p in library.policies if p.exempt_application and p.in_force(today)]
+    return sorted(current, key=lambda p: p.date or date.min, reverse=True)
+
+
+def hot_questions_from_library(
+    library: Library, today: date, *, audience: str | None = None
+) -> list[QAPair]:
+    """Stand-in for "the most asked answered questions" until a question log exists.
+
+    Without a record of what people ask, the library's own Q&A pairs are ranked by how many ways
+    of asking them staff recorded (``similar``), one question per policy, never about a policy
+    that is no longer in force. ``audience`` keeps questions about that audience's policies.
+    To be replaced by the answered questions of the question log, most asked first.
+    """
+
+    def usable(qa: QAPair) -> bool:
+        policy = library.policy(qa.policy_id) if qa.policy_id else None
+        if policy is None:
+            return audience is None
+        return policy.in_force(today) and (audience is None or audience in policy.audience)
+
+    ranked = sorted(
+        (qa for qa in library.qa_pairs if usable(qa)), key=lambda qa: len(qa.similar), reverse=True
+    )
+    seen: set[str] = set()
+    chosen = []
+    for qa in ranked:
+        group = qa.policy_id or qa.id
+        if group not in seen:
+            seen.add(group)
+            chosen.append(qa)
+    return chosen
+
+
+hot_questions = hot_questions_from_library
+"""What 热门问题 lists; point this at the question log once it exists."""
+
+
+def _fitting(render: Callable[[int], str], total: int, most: int) -> str:
+    """The longest ``render(shown)`` (shown ≤ most items) within WeChat's text limit."""
+    for shown in range(min(total, most), -1, -1):
+        text = render(shown)
+        if len(text.encode()) <= TEXT_LIMIT_BYTES:
+            return text
+    return fit_text(render(0))
+
+
+def topics_text(library: Library, today: date, audience: str) -> str:
+    if not library.policies:
+        return texts.MENU_LIBRARY_EMPTY
+    topics = audience_topics(library, today, audience)
+    examples = [
+        q.question for q in hot_questions(library, today, audience=audience)[:EXAMPLES_SHOWN]
+    ]
+    return _fitting(
+        lambda n: texts.menu_topics(audience, topics[:n], len(topics) - n, examples),
+        len(topics),
+        TOPICS_SHOWN,
+    )
+
+
+def _shown_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def exempt_text(library: Library, today: date) -> str:
+    if not library.policies:
+        return texts.MENU_LIBRARY_EMPTY
+    policies = exempt_policies(library, today)
+    items = [
+        (
+            p.title,
+            ("面向" + "、".join(p.audience)) if p.audience else "不限对象",
+            _shown_date(p.expiry_date) if p.expiry_date else None,
+        )
+        for p in policies
+    ]
+    return _fitting(
+        lambda n: texts.menu_exempt(items[:n], _shown_date(today), len(items) - n),
+        len(items),
+        EXEMPT_SHOWN,
+    )
+
+
+def hot_questions_text(library: Library, today: date) -> str:
+    if not library.policies and not library.qa_pairs:
+        return texts.MENU_LIBRARY_EMPTY
+    questions: Sequence[str] = [q.question for q in hot_questions(library, today)]
+    return _fitting(
+        lambda n: texts.menu_hot_questions(questions[:n]),
+        len(questions),
+        HOT_SHOWN,
+    )
+
+
+# --- The router ----------------------------------------------------------------------------------
+
+router = Router(name="menu")
+
+
+def library(ctx: HandlerContext) -> Library:
+    """The library the policy service answers from right now (its current index's)."""
+    return ctx.policies.index.library
+
+
+@router.click(MenuKey.PERSONAL)
+async def on_personal(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(topics_text(library(ctx), local_date(ctx), "个人"))
+
+
+@router.click(MenuKey.ENTERPRISE)
+async def on_enterprise(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(topics_text(library(ctx), local_date(ctx), "企业"))
+
+
+@router.click(MenuKey.EXEMPT)
+async def on_exempt(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(exempt_text(library(ctx), local_date(ctx)))
+
+
+@router.click(MenuKey.HOT_QUESTIONS)
+async def on_hot_questions(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(hot_questions_text(library(ctx), local_date(ctx)))
+
+
+@router.click(MenuKey.SUBSCRIPTIONS)
+async def on_subscriptions(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(texts.MENU_SUBSCRIPTIONS)
+
+
+@router.click(MenuKey.CONTACT)
+async def on_contact(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(texts.menu_contact(ctx.settings))
+
+
+@router.click(MenuKey.HELP)
+async def on_help(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
+    return TextReply(texts.help_text(ctx.settings))

@@ -1,0 +1,275 @@
+"""Policy questions: answer with a card, ask when unsure, follow up, or hand over to people.
+
+Routes, in this order (first match wins):
+
+1. ``更多`` shows the next page of the pending numbered options;
+2. a number picks one of them (or says the options have expired);
+3. a facet follow-up ("那要什么材料？", "电话多少") answers from the last policy's guide;
+4. anything else is a new question for the matcher, and a new topic starts afresh:
+   ``answer`` → the card (or the stored Q&A answer); ``clarify`` → numbered options, or the
+   facets of the one policy in question; ``none`` → said plainly, with related topics and the
+   human routes, and the question goes to the unanswered inbox.
+
+Every question put to the matcher is logged (``ctx.questions``); the conversation is saved
+after each turn (``ctx.conversations``) and forgotten after ``conversation.memory_s``. Only the
+replies that continue a dialog (1–3) read it back, so other messages cost no extra query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from typing import cast
+
+from bot.context import HandlerContext
+from bot.conversations import Conversation, Option
+from bot.questions import Asked
+from bot.routing import Router
+from bot.wechat import InboundMessage, TextMessage
+from bot.wechat.replies import TextReply
+from handlers import cards, texts
+from handlers.choices import (
+    MAX_CANDIDATES,
+    OVERVIEW,
+    PAGE_SIZE,
+    choice_options,
+    clarify_band,
+    facet_options,
+    has_more,
+    related_options,
+    single_policy,
+)
+from handlers.intents import detect_facet, is_follow_up, parse_choice
+from policy_index.index import LOCAL_TZ
+from policy_index.lookup import current_replacement
+from policy_index.matching import Decision as Verdict
+from policy_index.matching import MatchResult
+from policy_index.model import Library
+from policy_index.normalise import normalise
+
+router = Router(name="questions")
+
+MORE_WORDS = ("更多", "下一页", "还有吗", "more")
+_CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+
+
+def _library(ctx: HandlerContext) -> Library:
+    return ctx.policies.index.library
+
+
+def _today(ctx: HandlerContext) -> date:
+    return ctx.now.astimezone(LOCAL_TZ).date()
+
+
+def _last_page(options: tuple[Option, ...]) -> int:
+    """The page to record when every option is shown at once."""
+    return max(len(options) - 1, 0) // PAGE_SIZE
+
+
+def _text(msg: InboundMessage) -> str:
+    return cast(TextMessage, msg).content
+
+
+# --- 1. 更多 ---------------------------------------------------------------------------------
+
+
+@router.text(equals=MORE_WORDS)
+async def on_more(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    conversation = await ctx.conversations.load(ctx.openid, ctx.now)
+    if not conversation.options:
+        return TextReply(texts.NOTHING_TO_PAGE)
+    if not has_more(conversation.options, conversation.page):
+        return TextReply(texts.NO_MORE_OPTIONS)
+    page = conversation.page + 1
+    await ctx.conversations.save(ctx.openid, replace(conversation, page=page), ctx.now)
+    return TextReply(cards.choice_list(_library(ctx), conversation.options, page))
+
+
+# --- 2. a number -----------------------------------------------------------------------------
+
+
+@router.on(TextMessage, when=lambda m, _c: parse_choice(_text(m)) is not None)
+async def on_choice(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    conversation = await ctx.conversations.load(ctx.openid, ctx.now)
+    if not conversation.options:
+        return TextReply(texts.choice_expired(ctx.settings.conversation.memory_s // 60))
+    number = parse_choice(msg.content) or 0
+    shown = min(len(conversation.options), (conversation.page + 1) * PAGE_SIZE)
+    if not 1 <= number <= shown:
+        return TextReply(texts.choice_out_of_range(shown))
+    option = conversation.options[number - 1]
+    if option.kind == "facet" and conversation.policy_id is not None:
+        return await _show_facet(ctx, conversation.policy_id, option.id, conversation)
+    if conversation.question_id is not None:
+        await ctx.questions.answered(conversation.question_id, option.kind, option.id)
+    return await _show(ctx, option)
+
+
+# --- 3. follow-ups ---------------------------------------------------------------------------
+
+
+@router.on(TextMessage, when=lambda m, _c: is_follow_up(_text(m)))
+async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    conversation = await ctx.conversations.load(ctx.openid, ctx.now)
+    if conversation.policy_id is None:
+        return TextReply(texts.ASK_TOPIC_FIRST)
+    facet = detect_facet(msg.content) or "process"
+    asked = Asked(
+        msg.content,
+        normalise(msg.content),
+        "followup",
+        source=_source(msg),
+        answered=("policy", conversation.policy_id),
+        facet=facet,
+    )
+    await ctx.questions.record(ctx.openid, asked, ctx.now)
+    return await _show_facet(ctx, conversation.policy_id, facet, conversation)
+
+
+# --- 4. a new question -----------------------------------------------------------------------
+
+
+@router.on(TextMessage, when=lambda m, _c: _CONTENT.search(_text(m)) is None)
+async def on_no_words(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """Only punctuation or an emoji code such as "/::)": nothing to look up."""
+    return TextReply(texts.not_understood(ctx.settings))
+
+
+@router.on(TextMessage)
+async def on_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    result = await ctx.policies.match(msg.content.strip(), top=MAX_CANDIDATES)
+    ctx.log.info(
+        "policy question",
+        extra={"action": "question", "decision": result.decision.value},
+    )
+    if result.decision is Verdict.ANSWER and result.best is not None:
+        best = result.best
+        facet = detect_facet(msg.content) if best.kind == "policy" else None
+        await _record(ctx, msg, result, answered=(best.kind, best.id), facet=facet)
+        return await _show(ctx, _as_option(best.kind, best.id), facet, best.replaced)
+    if result.decision is Verdict.CLARIFY:
+        return await _clarify(ctx, msg, result)
+    return await _nothing_found(ctx, msg, result)
+
+
+async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+    library = _library(ctx)
+    options = choice_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    if not options:  # the bands changed between matching and now (a configuration reload)
+        return await _nothing_found(ctx, msg, result)
+    policy_id = single_policy(result, options)
+    policy = library.policy(policy_id) if policy_id else None
+    if policy is None:
+        question_id = await _record(ctx, msg, result)
+        await ctx.conversations.save(
+            ctx.openid, Conversation(options=options, question_id=question_id), ctx.now
+        )
+        return TextReply(cards.choice_list(library, options, 0))
+    # Only one policy is in question: ask which facet, unless the question says it.
+    facet = detect_facet(msg.content)
+    facets = facet_options(library, policy.id)
+    if facet is not None and policy.guide and getattr(policy.guide, facet):
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=facet)
+        return await _show_facet(ctx, policy.id, facet, None)
+    if not facets:
+        await _record(ctx, msg, result, answered=("policy", policy.id))
+        return await _show(ctx, Option("policy", policy.id))
+    question_id = await _record(ctx, msg, result)
+    pending = Conversation(
+        policy_id=policy.id, options=facets, page=_last_page(facets), question_id=question_id
+    )
+    await ctx.conversations.save(ctx.openid, pending, ctx.now)
+    return TextReply(cards.facet_choice(policy, facets))
+
+
+async def _nothing_found(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+    library = _library(ctx)
+    related = related_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    question_id = await _record(ctx, msg, result)
+    pending = Conversation(options=related, page=_last_page(related), question_id=question_id)
+    await ctx.conversations.save(ctx.openid, pending, ctx.now)
+    ctx.log.info(
+        "question sent to the unanswered inbox",
+        extra={"action": "question_unanswered", "question_id": question_id},
+    )
+    return TextReply(cards.nothing_found(ctx.settings, library, related))
+
+
+# --- showing an answer -----------------------------------------------------------------------
+
+
+def _as_option(kind: str, target: str) -> Option:
+    return Option("qa" if kind == "qa" else "policy", target)
+
+
+async def _show(
+    ctx: HandlerContext, option: Option, facet: str | None = None, replaced: str | None = None
+) -> TextReply:
+    """The card for a policy or Q&A pair; it becomes the topic of follow-ups."""
+    library, today = _library(ctx), _today(ctx)
+    if option.kind == "qa":
+        qa = library.qa(option.id)
+        if qa is None:
+            return await _gone(ctx)
+        topic = qa.policy_id if qa.policy_id and library.policy(qa.policy_id) else None
+        await ctx.conversations.save(ctx.openid, Conversation(policy_id=topic), ctx.now)
+        return TextReply(cards.qa_card(qa, library, today))
+    policy = library.policy(option.id)
+    if policy is None:
+        return await _gone(ctx)
+    current = current_replacement(library, policy.id, today)
+    if current is not None:  # named though no longer in force: offer the current version
+        after = Conversation(policy_id=current.id, options=(Option("policy", current.id),))
+    else:
+        after = Conversation(policy_id=policy.id, facet=facet)
+    await ctx.conversations.save(ctx.openid, after, ctx.now)
+    card = cards.policy_card(policy, library, today, facet=facet, replaced=replaced)
+    return TextReply(card)
+
+
+async def _show_facet(
+    ctx: HandlerContext, policy_id: str, facet: str, keep: Conversation | None
+) -> TextReply:
+    """One part of a policy's guide (or its whole card for the overview option)."""
+    library = _library(ctx)
+    policy = library.policy(policy_id)
+    if policy is None:
+        return await _gone(ctx)
+    if facet == OVERVIEW:
+        text = cards.policy_card(policy, library, _today(ctx))
+    else:
+        text = cards.facet_card(policy, facet, ctx.settings)
+    after = replace(keep, facet=facet) if keep else Conversation(policy_id=policy.id, facet=facet)
+    await ctx.conversations.save(ctx.openid, after, ctx.now)
+    return TextReply(text)
+
+
+async def _gone(ctx: HandlerContext) -> TextReply:
+    """The entry was removed from the library since it was offered."""
+    await ctx.conversations.save(ctx.openid, Conversation(), ctx.now)
+    return TextReply(texts.ENTRY_GONE)
+
+
+def _source(msg: TextMessage) -> str:
+    return "voice" if msg.raw.get("MsgType") == "voice" else "text"
+
+
+async def _record(
+    ctx: HandlerContext,
+    msg: TextMessage,
+    result: MatchResult,
+    *,
+    answered: tuple[str, str] | None = None,
+    facet: str | None = None,
+) -> int:
+    asked = Asked(
+        text=msg.content,
+        normalised=result.normalised,
+        decision=result.decision.value,
+        candidates=tuple((c.kind, c.id, c.score) for c in result.candidates[:5]),
+        source=_source(msg),
+        answered=answered,
+        facet=facet,
+    )
+    return await ctx.questions.record(ctx.openid, asked, ctx.now)
