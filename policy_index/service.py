@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
-from collections.abc import Coroutine
+import threading
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from policy_index.calibration import default_calibration
 from policy_index.embedding import Embedder, EmbeddingCache, RecentQuestions, load_embedder
-from policy_index.index import PolicyIndex, build_index
+from policy_index.index import PolicyIndex, build_index, local_today
 from policy_index.matching import MatchResult, match
 from policy_index.model import Library
 from policy_index.repository import LibraryRepository
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PolicyService:
@@ -65,7 +69,9 @@ class PolicyService:
         except Exception:
             logger.exception("policy library unavailable", extra={"action": "index_failed"})
             return
-        self._index = await asyncio.to_thread(build_index, library, revision=revision)
+        self._index = await in_background(
+            functools.partial(build_index, library, revision=revision)
+        )
         logger.info(
             "policy index ready: %d entries, revision %d, %.1f s",
             len(self._index),
@@ -84,6 +90,9 @@ class PolicyService:
 
     async def match(self, query: str, *, top: int = 5) -> MatchResult:
         index = self._index  # one consistent index for the whole question
+        today = local_today()
+        if index.today != today:  # validity changes at local midnight, not only on imports
+            index = self._index = dataclasses.replace(index, today=today)
         calibration = default_calibration(index.embedder is not None, **self._bands)
         return await asyncio.to_thread(match, index, query, top=top, calibration=calibration)
 
@@ -94,7 +103,7 @@ class PolicyService:
             if revision == self._index.revision:
                 return False
             library = await self._repo.load()
-            index = await asyncio.to_thread(self._build, library, revision)
+            index = await in_background(functools.partial(self._build, library, revision))
             self._index = index
             logger.info(
                 "policy index swapped to revision %d (%d entries, %.1f s)",
@@ -113,16 +122,18 @@ class PolicyService:
         return index
 
     async def _add_vectors(self, library: Library, revision: int) -> None:
-        embedder = await asyncio.to_thread(load_embedder)
+        embedder = await in_background(load_embedder)
         if embedder is None:
             return
         if self._cache_file is not None:
-            self._cache = await asyncio.to_thread(EmbeddingCache.load, self._cache_file)
+            self._cache = await in_background(
+                functools.partial(EmbeddingCache.load, self._cache_file)
+            )
         async with self._lock:
             self._embedder = RecentQuestions(embedder)
             if self._index.revision != revision:
                 return  # the watcher already built a newer index (with vectors)
-            index = await asyncio.to_thread(self._build, library, revision)
+            index = await in_background(functools.partial(self._build, library, revision))
             self._index = index
         logger.info(
             "policy index now uses sentence vectors (%.1f s)",
@@ -142,3 +153,34 @@ class PolicyService:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def in_background(work: Callable[[], T]) -> T:
+    """Run CPU-heavy work (an index build) in a daemon thread and await its result.
+
+    Unlike the default executor, a daemon thread never holds up the process's exit: stopping
+    the service (or quitting ``gongkai chat``) mid-build simply abandons the build.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # the waiter was cancelled
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting coroutine
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="policy-index-build", daemon=True).start()
+    return await future

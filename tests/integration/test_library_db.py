@@ -112,3 +112,48 @@ async def test_service_swaps_to_a_new_index_after_an_import(
         assert result.best.group == "qh-b-001"
     finally:
         await service.stop()
+
+
+async def test_a_policy_expiring_tonight_stops_being_the_answer_tomorrow(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validity follows the calendar, not only imports: after local midnight an index built
+    yesterday treats a policy that expired yesterday as expired."""
+    import datetime as dt
+
+    import policy_index.service as service_module
+
+    today = dt.date(2026, 3, 1)
+    library = tmp_path / "lib.jsonl"
+    library.write_text(
+        '{"id": "old", "title": "青禾区老年人助餐补贴实施办法", "summary": "老年人助餐补贴",'
+        ' "expiry_date": "2026-03-01"}\n',
+        encoding="utf-8",
+    )
+    await LibraryRepository(engine).import_files([library])
+    monkeypatch.setattr(service_module, "local_today", lambda: today)
+    service = PolicyService(engine, embeddings=False, refresh_s=60)
+    await service.start()
+    try:
+        before = await service.match("老年人助餐补贴")
+        assert before.best is not None
+        assert before.best.id == "old"
+        monkeypatch.setattr(service_module, "local_today", lambda: today + dt.timedelta(days=1))
+        after = await service.match("老年人助餐补贴")
+        assert all(c.id != "old" for c in after.candidates)  # lapsed, and nothing replaces it
+    finally:
+        await service.stop()
+
+
+async def test_background_work_runs_in_a_daemon_thread_and_reports_errors() -> None:
+    import threading
+
+    from policy_index.service import in_background
+
+    assert await in_background(lambda: threading.current_thread().daemon) is True
+
+    def broken() -> None:
+        raise ValueError("bad library")
+
+    with pytest.raises(ValueError, match="bad library"):
+        await in_background(broken)
