@@ -13,6 +13,19 @@ router = Router(name="welcome")
 
 HELP_WORDS = ("帮助", "help", "?", "？", "使用说明", "怎么用", "菜单")
 GREETINGS = ("你好", "您好", "在吗", "在不在", "hello", "hi", "有人吗", "你好呀", "您好呀")
+# Asking for people or for the disclosure route: the phone lines and how to apply.
+CONTACT_WORDS = (
+    "人工",
+    "转人工",
+    "人工客服",
+    "人工服务",
+    "找人工",
+    "联系我们",
+    "联系方式",
+    "依申请公开",
+    "申请公开",
+    "信息公开申请",
+)
 THANKS = (
     "谢谢",
     "谢谢你",
@@ -67,3 +80,8 @@ async def on_greeting(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 @router.text(equals=THANKS)
 async def on_thanks(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     return TextReply(texts.THANKS)
+
+
+@router.text(equals=CONTACT_WORDS)
+async def on_contact(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    return TextReply(texts.menu_contact(ctx.settings))
