@@ -12,6 +12,8 @@ import re
 import unicodedata
 
 from bot.routing import EDGE_PUNCTUATION
+from policy_index.normalise import normalise
+from policy_index.tokenise import syllables
 
 # Checked in this order: the first facet with a keyword in the text wins ("电话多少" is the phone,
 # not the standard; "多久到账" the time limit).
@@ -76,3 +78,18 @@ def parse_choice(text: str) -> int | None:
     if number.isdigit():
         return int(number)
     return 10 if number == "十" else _NUMERALS[number]
+
+
+_EXEMPT_SOUND = syllables("免申即享")[:-1]
+_LIST_WORDS = ("清单", "目录", "列表", "名单", "一览", "汇总", "有哪些", "都有什么", "有什么")
+
+
+def asks_exempt_list(text: str) -> bool:
+    """A request for the list of 免申即享 policies ("免申即享政策清单", "免审即享有哪些"),
+    also when 免申即享 is typed with characters of the same sound."""
+    plain = normalise(text).replace(" ", "")
+    if not any(w in plain for w in _LIST_WORDS) or detect_facet(plain) is not None:
+        return False  # "免申即享有什么条件" asks a facet, not for the list
+    sound = syllables(plain)
+    n = len(_EXEMPT_SOUND)
+    return any(sound[i : i + n] == _EXEMPT_SOUND for i in range(len(sound) - n + 1))

@@ -40,7 +40,8 @@ from handlers.choices import (
     related_options,
     single_policy,
 )
-from handlers.intents import detect_facet, is_follow_up, parse_choice
+from handlers.intents import asks_exempt_list, detect_facet, is_follow_up, parse_choice
+from handlers.menu import exempt_text
 from policy_index.index import LOCAL_TZ
 from policy_index.lookup import current_replacement
 from policy_index.matching import Decision as Verdict
@@ -134,6 +135,12 @@ async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 async def on_no_words(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     """Only punctuation or an emoji code such as "/::)": nothing to look up."""
     return TextReply(texts.not_understood(ctx.settings))
+
+
+@router.on(TextMessage, when=lambda m, _c: asks_exempt_list(_text(m)))
+async def on_exempt_list(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """The whole list of 免申即享 policies in force, as the menu shows it."""
+    return TextReply(exempt_text(_library(ctx), _today(ctx)))
 
 
 @router.on(TextMessage)
