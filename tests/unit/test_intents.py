@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.intents import detect_facet, is_follow_up, parse_choice
+from handlers.intents import asks_exempt_list, detect_facet, is_follow_up, parse_choice
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,17 @@ def test_parse_choice(text: str, number: int | None) -> None:
 def test_facets_and_follow_ups(text: str, facet: str | None, follow_up: bool) -> None:
     assert detect_facet(text) == facet
     assert is_follow_up(text) is follow_up
+
+
+@pytest.mark.parametrize(
+    "text", ["免申即享政策清单", "免审即享政策清单", "免申即享的政策有哪些？", "免申即享目录"]
+)
+def test_asking_for_the_exempt_list(text: str) -> None:
+    assert asks_exempt_list(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["免申即享有什么条件", "免申即享政策", "补贴政策清单", "首次入规奖励免申即享吗"]
+)
+def test_not_a_request_for_the_exempt_list(text: str) -> None:
+    assert not asks_exempt_list(text)
