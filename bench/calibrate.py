@@ -184,19 +184,25 @@ def figures(scored: Sequence[Scored], cal: Calibration) -> dict[str, object]:
     }
 
 
+def answerable(library: Library, items: Sequence[Labelled]) -> list[Labelled]:
+    """The questions with their expected targets limited to those in ``library``; in-scope
+    questions none of whose targets is left are dropped."""
+    kept = []
+    for item in items:
+        expected = frozenset(i for i in item.expected if library.policy(i) is not None)
+        if item.in_scope and not expected:
+            continue
+        kept.append(replace(item, expected=expected))
+    return kept
+
+
 def policies_only(library: Library, items: Sequence[Labelled]) -> tuple[Library, list[Labelled]]:
     """The same library as a bare policy list (no Q&A, aliases, guides, interpretations), as
     many counties publish it, with the questions only a Q&A pair could answer left out."""
     bare = Library.of(
         replace(p, aliases=(), guide=None, interpretations=()) for p in library.policies
     )
-    kept = []
-    for item in items:
-        expected = frozenset(i for i in item.expected if bare.policy(i) is not None)
-        if item.in_scope and not expected:
-            continue
-        kept.append(replace(item, expected=expected))
-    return bare, kept
+    return bare, answerable(bare, items)
 
 
 def as_documents(library: Library, items: Sequence[Labelled]) -> tuple[Library, list[Labelled]]:
@@ -220,13 +226,7 @@ def as_documents(library: Library, items: Sequence[Labelled]) -> tuple[Library, 
         body = "\n".join(x for x in parts if x)
         docs.append(replace(p, aliases=(), body=body, interpretations=(), guide=None))
     bare = Library.of(docs)
-    kept = []
-    for item in items:
-        expected = frozenset(i for i in item.expected if bare.policy(i) is not None)
-        if item.in_scope and not expected:
-            continue
-        kept.append(replace(item, expected=expected))
-    return bare, kept
+    return bare, answerable(bare, items)
 
 
 def calibrate(
