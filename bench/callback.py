@@ -54,7 +54,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -125,7 +125,7 @@ class Account:
         return MessageCrypto(self.token, self.aes_key, self.app_id)
 
 
-def server_env(account: Account, database_url: str) -> dict[str, str]:
+def server_env(account: Account, database_url: str, log_level: str = "WARNING") -> dict[str, str]:
     """The server's environment: a real account (not local mode) that needs no network."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GONGKAI_")}
     env.update(
@@ -136,7 +136,7 @@ def server_env(account: Account, database_url: str) -> dict[str, str]:
             "GONGKAI_WECHAT__AES_KEY": account.aes_key,
             "GONGKAI_WECHAT__API_BASE_URL": "http://127.0.0.1:9",  # unused on this path
             "GONGKAI_DATABASE_URL": database_url,
-            "GONGKAI_LOG_LEVEL": "WARNING",
+            "GONGKAI_LOG_LEVEL": log_level,
         }
     )
     return env
@@ -242,6 +242,33 @@ async def wait_healthy(session: aiohttp.ClientSession, server: Server) -> None:
                     return
         await asyncio.sleep(0.1)
     raise BenchError(f"/healthz not 200 within {HEALTH_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+
+
+def listening_sockets(port: int) -> int | None:
+    """Sockets listening on ``port`` on this machine (one per `serve --workers` process, as each
+    binds its own with SO_REUSEPORT), from /proc/net/tcp; None where that cannot be read."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            return None
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rpartition(":")[2], 16) == port:  # 0A: LISTEN
+                count += 1
+    return count
+
+
+async def wait_listening(server: Server, workers: int) -> None:
+    """Wait until every worker listens: connections made before then all go to the first, and
+    wrk keeps its connections for the whole run."""
+    port = int(server.base_url.rpartition(":")[2])
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while (count := listening_sockets(port)) is not None and count < workers:
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise BenchError(f"{count} of {workers} workers listening:\n{server.log_tail()}")
+        await asyncio.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -515,6 +542,32 @@ def _process_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 in proc(5)
 
 
+def _group_ticks(pids: Sequence[int]) -> int | None:
+    """utime + stime of several processes together, or None once the first is gone."""
+    total = 0
+    for n, pid in enumerate(pids):
+        ticks = _process_ticks(pid)
+        if ticks is None:
+            if n == 0:
+                return None
+            continue  # a worker that ended: the group's figure falls, and the report says so
+        total += ticks
+    return total
+
+
+def process_group(pid: int) -> list[int]:
+    """``pid`` and its child processes (``serve --workers N`` starts N - 1 of them)."""
+    children: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        if int(text.rpartition(")")[2].split()[1]) == pid:  # field 4, the parent's pid
+            children.append(int(stat.parent.name))
+    return [pid, *sorted(children)]
+
+
 def _machine_jiffies() -> tuple[int, int] | None:
     """(busy, total) jiffies of all CPUs together, from the first line of /proc/stat."""
     try:
@@ -536,9 +589,11 @@ class CpuSample:
 
 
 class CpuSampler:
-    """Samples the CPU time of named processes, and of the machine, from a background thread."""
+    """Samples the CPU time of named groups of processes, and of the machine, from a thread."""
 
-    def __init__(self, pids: dict[str, int], interval: float = CPU_SAMPLE_INTERVAL_S) -> None:
+    def __init__(
+        self, pids: Mapping[str, Sequence[int]], interval: float = CPU_SAMPLE_INTERVAL_S
+    ) -> None:
         self.pids = pids
         self.interval = interval
         self.samples: list[CpuSample] = []
@@ -547,7 +602,7 @@ class CpuSampler:
 
     def _run(self) -> None:
         while True:
-            ticks = {name: _process_ticks(pid) for name, pid in self.pids.items()}
+            ticks = {name: _group_ticks(pids) for name, pids in self.pids.items()}
             self.samples.append(CpuSample(time.monotonic(), ticks, _machine_jiffies()))
             if self._stop.wait(self.interval):
                 return
@@ -563,7 +618,7 @@ class CpuSampler:
     def usage(self, start: float, end: float) -> dict[str, Any] | None:
         """CPU use between the first and the last sample taken within [start, end] (monotonic).
 
-        Per process in % of one core (100 = one core busy); the machine in % of all its CPUs.
+        Per group in % of one core (100 = one core busy); the machine in % of all its CPUs.
         """
         inside = [s for s in self.samples if start <= s.at <= end]
         if len(inside) < 2 or inside[-1].at - inside[0].at < 5 * self.interval:
@@ -572,6 +627,8 @@ class CpuSampler:
         span = last.at - first.at
         ticks_per_s = os.sysconf("SC_CLK_TCK")
         result: dict[str, Any] = {"window_s": round(span, 2), "cpus": os.cpu_count()}
+        for name, pids in self.pids.items():
+            result[f"{name}_processes"] = len(pids)
         for name in self.pids:
             before, after = first.ticks.get(name), last.ticks.get(name)
             result[f"{name}_percent_of_one_core"] = (
@@ -649,7 +706,7 @@ async def run_python(
     choice: ClientChoice,
     deadline: float,
 ) -> Measurement:
-    pids = {"server": server.process.pid, "client": os.getpid()}
+    pids = {"server": process_group(server.process.pid), "client": [os.getpid()]}
     with CpuSampler(pids) as sampler:
         phase = await run_phase(
             session,
@@ -904,7 +961,8 @@ async def run_wrk(
         start_new_session=True,  # a Ctrl-C reaches only us; wrk is killed below
     )
     try:
-        with CpuSampler({"server": server.process.pid, "client": process.pid}) as sampler:
+        pids = {"server": process_group(server.process.pid), "client": [process.pid]}
+        with CpuSampler(pids) as sampler:
             out, err = await asyncio.wait_for(process.communicate(), seconds + WRK_GRACE_S)
     except TimeoutError:
         raise BenchError(f"wrk did not finish within {seconds + WRK_GRACE_S:.0f} s") from None
@@ -999,6 +1057,7 @@ async def drive(
     connector = aiohttp.TCPConnector(limit=args.concurrency + 2)
     async with aiohttp.ClientSession(connector=connector) as session:
         await wait_healthy(session, server)
+        await wait_listening(server, args.server_workers)
         # The warm-up always uses the Python senders: they decrypt and check every reply.
         warmup = await run_phase(
             session, url, factory, range(args.warmup), args.concurrency, deadline
@@ -1046,8 +1105,23 @@ def figures(
         "target_met": measured.answered > 0 and lat["p99"] < TARGET_P99_MS and failures == 0,
         "at_target_concurrency": args.concurrency == TARGET_CONCURRENCY,
     }
+    result["server_workers"] = args.server_workers
+    result["log_level"] = args.log_level
+    result["cpu_ms_per_request"] = cpu_per_request(measured.cpu, result["requests_per_s"])
     if measured.wrk is not None:
         result["wrk"] = measured.wrk
+    return result
+
+
+def cpu_per_request(cpu: dict[str, Any] | None, rate: float) -> dict[str, float] | None:
+    """CPU milliseconds per answered request, of the server (all its processes) and the client."""
+    if cpu is None or rate <= 0:
+        return None
+    result = {}
+    for name in ("server", "client"):
+        percent = cpu.get(f"{name}_percent_of_one_core")
+        if percent is not None:
+            result[name] = round(percent / 100 / rate * 1000, 3)
     return result
 
 
@@ -1059,8 +1133,10 @@ def _cpu_line(cpu: dict[str, Any] | None, client: str) -> str:
         value = cpu.get(key)
         return f"{value:.0f} %" if value is not None else "?"
 
+    processes = cpu.get("server_processes", 1)
+    server = "server" if processes == 1 else f"server ({processes} processes)"
     return (
-        f"server {pct('server_percent_of_one_core')} of one core, "
+        f"{server} {pct('server_percent_of_one_core')} of one core, "
         f"{client} client {pct('client_percent_of_one_core')} of one core, "
         f"everything else {pct('others_percent_of_one_core')} of one core; "
         f"machine {pct('machine_percent')} of {cpu['cpus']} CPUs (over {cpu['window_s']:.1f} s)"
@@ -1093,6 +1169,9 @@ def print_report(result: dict[str, Any]) -> None:
                 f"{wrk['exhausted_threads']} of {wrk['threads']} threads: fewer senders since"
             )
     print(f"concurrency     {result['concurrency']} senders")
+    print(
+        f"server          {result['server_workers']} process(es), log level {result['log_level']}"
+    )
     print(f"database        {result['database']}")
     print(f"wall time       {result['wall_s']:.2f} s")
     print(f"throughput      {result['requests_per_s']:.1f} requests/s")
@@ -1109,6 +1188,11 @@ def print_report(result: dict[str, Any]) -> None:
     if result["server_reply_mean_ms"] is not None:
         print(f"server mean     {result['server_reply_mean_ms']:.2f} ms (gongkai_reply_seconds)")
     print(f"CPU             {_cpu_line(result['cpu'], result['client'])}")
+    if (per := result["cpu_ms_per_request"]) is not None:
+        print(
+            f"CPU / request   server {per.get('server', 0):.3f} ms, "
+            f"{result['client']} client {per.get('client', 0):.3f} ms"
+        )
     print(f"failures        {result['failures']} (warm-up {result['warmup_failures']})")
     for reason, count in result["failure_reasons"].items():
         print(f"  {count:6d} x {reason}")
@@ -1189,6 +1273,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop sending after this long; unsent requests count as failures "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING"),
+        default="WARNING",
+        help="the server's GONGKAI_LOG_LEVEL; INFO adds the line per callback that production "
+        "writes, into the server log (default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     return parser
 
@@ -1207,7 +1298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="gongkai-bench-") as tmp:
             workdir = Path(tmp)
             database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-            env = server_env(account, database_url)
+            env = server_env(account, database_url, args.log_level)
             migrate(env, workdir)
             with running_server(env, workdir, workers=args.server_workers) as server:
                 warmup, measured, server_mean_ms = asyncio.run(drive(server, account, args, choice))

@@ -2,6 +2,8 @@
 
 Every resource (database engine, HTTP session, WeChat sender, background tasks) is opened and
 closed in its own cleanup context, in order; shared objects live on the app under typed keys.
+The staff JSON API (``bot.console``) is a sub-application under ``/staff/api/``, mounted only
+when a staff token is configured.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import keys
 from bot.batches import Batches
 from bot.config import Settings
+from bot.console.api import PREFIX as STAFF_API_PREFIX
+from bot.console.api import staff_api
+from bot.console.desk import StaffDesk
 from bot.conversations import SqlConversationStore
 from bot.db import create_engine, ping
 from bot.metrics import Metrics
@@ -61,11 +66,14 @@ def create_app(
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_policies)
     app.cleanup_ctx.append(_wechat_client)
+    app.cleanup_ctx.append(_staff_desk)
     app.cleanup_ctx.append(_background_tasks)
 
     app.add_routes(webhook_routes(settings.wechat.callback_path))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if (console := staff_api(settings)) is not None:  # no staff token: no staff API (404)
+        app.add_subapp(STAFF_API_PREFIX, console)
     return app
 
 
@@ -150,6 +158,11 @@ async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
     await session.close()
     if fake is not None:
         await fake.stop()
+
+
+async def _staff_desk(app: web.Application) -> AsyncIterator[None]:
+    app[keys.STAFF_DESK] = StaffDesk(app[keys.ENGINE], app[keys.SETTINGS], app[keys.WECHAT])
+    yield
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ from bot.wechat.crypto import generate_encoding_aes_key
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///gongkai.db"
 LOCAL_STATE_DIR = ".gongkai"
 LOCAL_SECRETS_FILE = "local-secrets.json"
+MIN_STAFF_TOKEN = 16
 
 
 class ConfigError(Exception):
@@ -112,6 +113,31 @@ class ConversationSettings(BaseModel):
     )
 
 
+class StaffSettings(BaseModel):
+    """The staff side: the JSON API under ``/staff/api/`` and the unanswered inbox."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the staff API; unset = the API is off (local mode "
+        "generates one)",
+    )
+    similarity: float = Field(
+        default=0.6,
+        gt=0,
+        le=1,
+        description="How alike two unanswered questions must be to be grouped (0–1)",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_STAFF_TOKEN:
+            raise ValueError(f"the staff token must be at least {MIN_STAFF_TOKEN} characters")
+        return value
+
+
 PRODUCTION_SECRETS: tuple[tuple[str, str], ...] = (
     ("token", "GONGKAI_WECHAT__TOKEN"),
     ("app_id", "GONGKAI_WECHAT__APP_ID"),
@@ -132,6 +158,7 @@ class Settings(BaseSettings):
     wechat: WeChatSettings = WeChatSettings()
     matcher: MatcherSettings = MatcherSettings()
     conversation: ConversationSettings = ConversationSettings()
+    staff: StaffSettings = StaffSettings()
     account_name: str = Field(default="本区政务公开", description="How the bot names the account")
     hotline: str = Field(default="12345", description="Phone line offered when the bot cannot help")
     qr_scenes: dict[str, str] = Field(
@@ -191,16 +218,19 @@ class Settings(BaseSettings):
 def _local_secrets(state_dir: Path) -> dict[str, str]:
     """Load or create the generated local-mode credentials (kept private to this user)."""
     path = state_dir / LOCAL_SECRETS_FILE
+    data: dict[str, Any] = {}
     if path.exists():
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        if {"token", "app_id", "app_secret", "aes_key"} <= data.keys():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if {"token", "app_id", "app_secret", "aes_key", "staff_token"} <= data.keys():
             return {k: str(v) for k, v in data.items()}
-    data = {
-        "token": secrets.token_urlsafe(18).replace("-", "x").replace("_", "y"),
-        "app_id": "wxlocal" + secrets.token_hex(5),
-        "app_secret": secrets.token_hex(16),
-        "aes_key": generate_encoding_aes_key(),
-    }
+    if not {"token", "app_id", "app_secret", "aes_key"} <= data.keys():
+        data = {
+            "token": secrets.token_urlsafe(18).replace("-", "x").replace("_", "y"),
+            "app_id": "wxlocal" + secrets.token_hex(5),
+            "app_secret": secrets.token_hex(16),
+            "aes_key": generate_encoding_aes_key(),
+        }
+    data["staff_token"] = secrets.token_urlsafe(24)  # added to files from older versions
     state_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -224,7 +254,12 @@ def with_local_credentials(settings: Settings) -> Settings:
             "aes_key": w.aes_key or SecretStr(generated["aes_key"]),
         }
     )
-    return settings.model_copy(update={"wechat": wechat, "generated_credentials": True})
+    staff = settings.staff.model_copy(
+        update={"token": settings.staff.token or SecretStr(generated["staff_token"])}
+    )
+    return settings.model_copy(
+        update={"wechat": wechat, "staff": staff, "generated_credentials": True}
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ from bot.wechat import InboundMessage, TextMessage, VoiceMessage
 from bot.wechat.replies import Reply, TextReply
 
 logger = logging.getLogger(__name__)
+handler_logger = logging.getLogger("handlers")
 
 APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试。急事可拨打 12345 政务服务便民热线。"
 
@@ -33,7 +34,7 @@ def make_context(
         account=msg.to_user,
         now=datetime.now(UTC),
         state=None,
-        log=logging.LoggerAdapter(logging.getLogger("handlers"), {"kind": msg.kind}),
+        log=logging.LoggerAdapter(handler_logger, {"kind": msg.kind}),
         policies=app[keys.POLICIES],
         conversations=app[keys.CONVERSATIONS],
         questions=app[keys.QUESTIONS],

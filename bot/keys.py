@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.console.desk import StaffDesk
     from bot.conversations import ConversationStore
     from bot.metrics import Metrics
     from bot.privacy import PersonalData
@@ -34,3 +35,4 @@ POLICIES: web.AppKey[PolicyService] = web.AppKey("policies")
 CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")
 QUESTIONS: web.AppKey[QuestionLog] = web.AppKey("questions")
 PERSONAL_DATA: web.AppKey[PersonalData] = web.AppKey("personal_data")
+STAFF_DESK: web.AppKey[StaffDesk] = web.AppKey("staff_desk")

@@ -12,10 +12,15 @@ import json
 import logging
 import logging.config
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-openid_hash: contextvars.ContextVar[str] = contextvars.ContextVar("openid_hash", default="-")
+openid_hash: contextvars.ContextVar[str | OpenidHash] = contextvars.ContextVar(
+    "openid_hash", default="-"
+)
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -24,10 +29,29 @@ def hash_openid(openid: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{openid}".encode()).hexdigest()[:12]
 
 
+class OpenidHash:
+    """``hash_openid`` of the request's sender, worked out when a log line first needs it:
+    most callbacks are answered without logging anything at all."""
+
+    __slots__ = ("_digest", "_openid", "_salt")
+
+    def __init__(self, openid: str, salt: SecretStr) -> None:
+        self._openid, self._salt = openid, salt
+        self._digest: str | None = None
+
+    def __str__(self) -> str:
+        if self._digest is None:
+            self._digest = hash_openid(self._openid, self._salt.get_secret_value())
+        return self._digest
+
+    def __repr__(self) -> str:  # never the openid
+        return f"OpenidHash({self})"
+
+
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        record.openid_hash = openid_hash.get()
+        record.openid_hash = str(openid_hash.get())
         if not hasattr(record, "action"):
             record.action = "-"
         return True

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import _migrate_if_local, _settings, fail, say
 from bot.config import Settings
@@ -48,8 +49,12 @@ def uses_builtin_fake(settings: Settings) -> bool:
 
 
 @asynccontextmanager
-async def wechat_client(settings: Settings) -> AsyncIterator[tuple[WeChatClient, bool]]:
-    """The sender for a one-off command, and whether it talks to the built-in fake."""
+async def wechat_client(
+    settings: Settings, engine: AsyncEngine | None = None
+) -> AsyncIterator[tuple[WeChatClient, bool]]:
+    """The sender for a one-off command, and whether it talks to the built-in fake.
+
+    ``engine`` is the command's own database engine, if it has one (it stays open)."""
     w = settings.wechat
     fake: FakeWeChatServer | None = None
     base_url = w.api_base_url
@@ -58,7 +63,8 @@ async def wechat_client(settings: Settings) -> AsyncIterator[tuple[WeChatClient,
             app_id=w.app_id, app_secret=w.app_secret.get_secret_value() if w.app_secret else None
         )
         base_url = await fake.start()
-    engine = create_engine(settings.database_url.get_secret_value())
+    own = engine is None
+    engine = engine or create_engine(settings.database_url.get_secret_value())
     try:
         async with aiohttp.ClientSession() as session:
             yield (
@@ -72,7 +78,8 @@ async def wechat_client(settings: Settings) -> AsyncIterator[tuple[WeChatClient,
                 fake is not None,
             )
     finally:
-        await engine.dispose()
+        if own:
+            await engine.dispose()
         if fake is not None:
             await fake.stop()
 

@@ -43,5 +43,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Each callback counts once; the labelled child is looked up once per (kind, outcome).
+        self._callback_counts: dict[tuple[str, str], Counter] = {}
+
+    def count_callback(self, kind: str, outcome: str) -> None:
+        counter = self._callback_counts.get((kind, outcome))
+        if counter is None:
+            counter = self.callbacks.labels(kind=kind, outcome=outcome)
+            self._callback_counts[kind, outcome] = counter
+        counter.inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,20 +3,24 @@
 One row per question put to the matcher (and per facet follow-up). It feeds the statistics of
 the annual disclosure report (questions per day, decision mix, answer rate, top topics) and the
 **unanswered inbox**: questions the bot could not answer have ``status = 'open'`` until staff
-deal with them.
+answer them (``answered``, see ``bot.inbox``) or set them aside (``dismissed``). The menu's
+热门问题 comes from here too: the answers users were shown most often lately.
 
-Privacy: the asker's openid is kept only on unanswered questions, and only while an answer
-could still reach them through WeChat's customer-service window (48 hours); after that, and at
-once when the user unfollows, it is cleared and the row stays as an anonymous count.
+Privacy: the asker's openid is kept only on unanswered questions (in the inbox, or answered
+from it by staff), and only while an answer could still reach them through WeChat's
+customer-service window (48 hours); after that, and at once when the user unfollows, it is
+cleared and the row stays as an anonymous count.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
-from sqlalchemy import JSON, Index, Integer, String, Table, Text, insert, update
+from sqlalchemy import JSON, Index, Integer, String, Table, Text, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.batches import Batches
@@ -27,6 +31,9 @@ REACHABLE_FOR = timedelta(hours=48)
 
 Decision = Literal["answer", "clarify", "none", "followup"]
 OPEN = "open"  # in the unanswered inbox
+ANSWERED = "answered"  # answered by staff from the inbox (bot.inbox)
+DISMISSED = "dismissed"  # set aside by staff: nothing to answer
+HOT_CACHE_S = 60.0  # the most asked answers are counted at most once a minute per process
 
 
 class QuestionRow(Base):
@@ -43,7 +50,7 @@ class QuestionRow(Base):
     answered_kind: Mapped[str | None] = mapped_column(String(8))  # policy | qa: what was shown
     answered_id: Mapped[str | None] = mapped_column(String(64))
     facet: Mapped[str | None] = mapped_column(String(16))  # the guide field shown, if any
-    status: Mapped[str | None] = mapped_column(String(16))  # open (inbox) | later: answered …
+    status: Mapped[str | None] = mapped_column(String(16))  # open | answered | dismissed
 
     __table_args__ = (Index("ix_question_log_status_asked_at", "status", "asked_at"),)
 
@@ -64,11 +71,22 @@ class Asked:
     facet: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerCount:
+    """How often users were shown one policy or Q&A pair as the answer to their question."""
+
+    kind: str  # policy | qa
+    id: str
+    times: int
+
+
 class QuestionLog:
     """The log, written through the process's ``Batches``."""
 
-    def __init__(self, batches: Batches) -> None:
+    def __init__(self, batches: Batches, *, hot_cache_s: float = HOT_CACHE_S) -> None:
         self._batches = batches
+        self._hot_cache_s = hot_cache_s
+        self._hot: tuple[float, int, list[AnswerCount]] | None = None
 
     async def record(self, openid: str, asked: Asked, now: datetime) -> int:
         """Log a question; an unanswered one goes to the inbox with the asker's openid."""
@@ -109,3 +127,29 @@ class QuestionLog:
             .values(openid=None)
         )
         return await self._batches.run(lambda conn: int(conn.execute(statement).rowcount or 0))
+
+    async def most_answered(self, since: datetime, limit: int = 20) -> list[AnswerCount]:
+        """The answers shown most often since ``since`` (follow-ups not counted), most first.
+
+        Counted at most once every ``hot_cache_s`` per process: a menu click must not cost a
+        scan of a month of questions.
+        """
+        cached = self._hot
+        if cached and cached[1] == limit and time.monotonic() - cached[0] < self._hot_cache_s:
+            return cached[2]
+        counts = await self._batches.run(lambda conn: _most_answered(conn, since, limit))
+        self._hot = (time.monotonic(), limit, counts)
+        return counts
+
+
+def _most_answered(conn: Connection, since: datetime, limit: int) -> list[AnswerCount]:
+    q = QUESTIONS.c
+    times = func.count().label("times")
+    query = (
+        select(q.answered_kind, q.answered_id, times)
+        .where(q.asked_at >= since, q.answered_id.is_not(None), q.decision != "followup")
+        .group_by(q.answered_kind, q.answered_id)
+        .order_by(times.desc(), func.max(q.asked_at).desc(), q.answered_id)
+        .limit(limit)
+    )
+    return [AnswerCount(str(kind), str(target), int(n)) for kind, target, n in conn.execute(query)]

@@ -8,7 +8,9 @@ claimant stores the reply it gave; a retry waits briefly for it and answers with
 The callback path must stay fast under load, so all of this goes through one writer task per
 process that batches whatever arrived while it was writing: each request waits for one shared
 transaction (nonce + claim), and storing a reply is written behind the answer. Same-process
-retries read recent replies from memory; other processes read the table.
+retries read recent replies from memory; other processes read the table. The statements are in
+``bot.receipt_sql``; on SQLite the batch runs on the event loop itself unless it would have to
+wait for the write lock (``bot.sqlite_writer``), elsewhere through the async driver.
 
 Receipts also serve flood control at no extra round trip: a receipt of what a user sent names
 the sender, and the batch claiming it counts the sender's last minute (``bot.flood``).
@@ -21,26 +23,29 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from functools import partial
 
-from sqlalchemy import Table, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import flood
 from bot.db import sync_sqlite_engine
-from bot.flood import sent_last_minute
-from bot.models import CallbackNonce, CallbackReceipt
+from bot.receipt_sql import (
+    NONCES,
+    RECEIPTS,
+    CoreStatements,
+    LedgerStatements,
+    StoredNonce,
+)
+from bot.sqlite_writer import SqliteWriter
 from bot.wechat.errors import ReplayError
 
 logger = logging.getLogger(__name__)
 
-RECEIPTS: Table = CallbackReceipt.__table__  # type: ignore[assignment]
-NONCES: Table = CallbackNonce.__table__  # type: ignore[assignment]
 MAX_BATCH = 500
 _STOP = object()  # queued by stop(): the writer ends after what was queued before it
 RECENT_REPLIES = 20_000
@@ -93,7 +98,7 @@ class CallbackLedger:
     _writer: asyncio.Task[None] | None = None
     _closed: bool = False
     _sync_engine: Engine | None = None
-    _executor: ThreadPoolExecutor | None = None
+    _sqlite: SqliteWriter | None = None  # on SQLite: the ledger's own connections and thread
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -101,7 +106,7 @@ class CallbackLedger:
         self._closed = False
         if self.engine.dialect.name == "sqlite" and self._sync_engine is None:
             self._sync_engine = sync_sqlite_engine(self.engine)
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+            self._sqlite = SqliteWriter(self._sync_engine)
         self._ensure_writer()
 
     async def stop(self) -> None:
@@ -112,9 +117,9 @@ class CallbackLedger:
         self._queue.put_nowait(_STOP)
         await asyncio.gather(self._writer, return_exceptions=True)
         self._writer = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
             self._sync_engine = None
@@ -200,12 +205,15 @@ class CallbackLedger:
         stopping = False
         while not stopping:
             batch = [await self._queue.get()]
+            await asyncio.sleep(0)  # let requests already running queue their claims too
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             if _STOP in batch:
                 stopping = True
                 batch = [b for b in batch if b is not _STOP]
             await self._write_batch(batch)
+            if self._sqlite is not None:
+                await self._sqlite.between_batches()
 
     async def _write_batch(self, batch: Sequence[_Admit | _Finish | object]) -> None:
         admits = [b for b in batch if isinstance(b, _Admit)]
@@ -232,102 +240,52 @@ class CallbackLedger:
     async def _execute(
         self, admits: Sequence[_Admit], finishes: Sequence[_Finish]
     ) -> dict[int, Claim | BaseException]:
-        """One transaction for the batch: on SQLite a single hop to the ledger's own thread and
-        connection (not one per statement), elsewhere through the async driver."""
+        """One transaction for the batch: on SQLite with the ledger's own connections, elsewhere
+        through the async driver."""
         if not admits and not finishes:
             return {}
-        if self._sync_engine is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._in_thread, admits, finishes)
+        batch = partial(self._transaction, admits=admits, finishes=finishes)
+        if self._sqlite is not None:
+            return await self._sqlite.run(batch)
         async with self.engine.begin() as conn:
-            return await conn.run_sync(self._transaction, admits, finishes)
+            return await conn.run_sync(self._core_transaction, batch)
 
-    def _in_thread(
-        self, admits: Sequence[_Admit], finishes: Sequence[_Finish]
-    ) -> dict[int, Claim | BaseException]:
-        assert self._sync_engine is not None  # noqa: S101 - only called when it exists
-        with self._sync_engine.begin() as conn:
-            return self._transaction(conn, admits, finishes)
-
-    def _transaction(
-        self, conn: Connection, admits: Sequence[_Admit], finishes: Sequence[_Finish]
+    @staticmethod
+    def _core_transaction(
+        conn: Connection, batch: Callable[[LedgerStatements], dict[int, Claim | BaseException]]
     ) -> dict[int, Claim | BaseException]:
         if conn.dialect.name == "postgresql":
             # Receipts only guard against handling a retry twice; losing the last few
             # milliseconds of them in a crash is acceptable, a disk flush per callback is not.
             conn.execute(text("SET LOCAL synchronous_commit = off"))
-        self._write_finishes(conn, finishes)
-        return self._write_admits(conn, admits) if admits else {}
+        return batch(CoreStatements(conn))
 
-    def _write_finishes(self, conn: Connection, finishes: Sequence[_Finish]) -> None:
+    def _transaction(
+        self, sql: LedgerStatements, *, admits: Sequence[_Admit], finishes: Sequence[_Finish]
+    ) -> dict[int, Claim | BaseException]:
         now = self.now()
-        with_xml = [
-            {"b_key": f.key, "b_status": f.status.value, "b_xml": f.reply_xml, "b_now": now}
-            for f in finishes
-            if f.reply_xml is not None
-        ]
-        without = [
-            {"b_key": f.key, "b_status": f.status.value, "b_now": now}
-            for f in finishes
-            if f.reply_xml is None
-        ]
-        where = RECEIPTS.c.dedupe_key == bindparam("b_key")
-        if with_xml:
-            conn.execute(
-                update(RECEIPTS)
-                .where(where)
-                .values(
-                    status=bindparam("b_status"),
-                    reply_xml=bindparam("b_xml"),
-                    updated_at=bindparam("b_now"),
-                ),
-                with_xml,
-            )
-        if without:
-            conn.execute(
-                update(RECEIPTS)
-                .where(where)
-                .values(status=bindparam("b_status"), updated_at=bindparam("b_now")),
-                without,
-            )
+        sql.set_outcomes([(f.key, f.status.value, f.reply_xml) for f in finishes], now)
+        return self._write_admits(sql, admits, now) if admits else {}
 
     def _write_admits(
-        self, conn: Connection, admits: Sequence[_Admit]
+        self, sql: LedgerStatements, admits: Sequence[_Admit], now: datetime
     ) -> dict[int, Claim | BaseException]:
         outcomes: dict[int, Claim | BaseException] = {}
-        accepted = self._record_nonces(conn, admits, outcomes)
+        accepted = self._record_nonces(sql, admits, outcomes)
         first_of: dict[str, _Admit] = {}
         for admit in accepted:
             first_of.setdefault(admit.key, admit)
-        now = self.now()
-        inserted: set[str] = set()
-        if first_of:
-            rows = [
-                {
-                    "dedupe_key": key,
-                    "sender": admit.sender,
-                    "status": ReceiptStatus.PROCESSING.value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for key, admit in first_of.items()
-            ]
-            # executemany with RETURNING: one cached statement, sent as multi-row VALUES.
-            result = conn.execute(
-                _insert_ignore(conn, RECEIPTS).returning(RECEIPTS.c.dedupe_key), rows
-            )
-            inserted = set(result.scalars())
-        existing_keys = {a.key for a in accepted} - inserted
+        inserted = (
+            sql.insert_receipts([(key, a.sender) for key, a in first_of.items()], now)
+            if first_of
+            else set()
+        )
         existing: dict[str, Claim] = {}
-        if existing_keys:
-            result = conn.execute(
-                select(RECEIPTS.c.dedupe_key, RECEIPTS.c.status, RECEIPTS.c.reply_xml).where(
-                    RECEIPTS.c.dedupe_key.in_(existing_keys)
-                )
-            )
-            for row in result:
-                existing[row.dedupe_key] = Claim(False, ReceiptStatus(row.status), row.reply_xml)
-        sent = sent_last_minute(conn, {s for k in inserted if (s := first_of[k].sender)}, now)
+        if existing_keys := {a.key for a in accepted} - inserted:
+            for key, row in sql.stored_receipts(existing_keys).items():
+                existing[key] = Claim(False, ReceiptStatus(row.status), row.reply_xml)
+        senders = {s for k in inserted if (s := first_of[k].sender)}
+        sent = sql.sent_since(senders, now - flood.WINDOW) if senders else {}
         for admit in accepted:
             if admit.key in inserted and first_of[admit.key] is admit:
                 count = sent.get(admit.sender, 0) if admit.sender else 0
@@ -340,7 +298,7 @@ class CallbackLedger:
 
     def _record_nonces(
         self,
-        conn: Connection,
+        sql: LedgerStatements,
         admits: Sequence[_Admit],
         outcomes: dict[int, Claim | BaseException],
     ) -> list[_Admit]:
@@ -348,28 +306,16 @@ class CallbackLedger:
         first_digest: dict[str, _Admit] = {}
         for admit in admits:
             first_digest.setdefault(admit.nonce, admit)
-        rows = [
-            {"nonce": n, "body_digest": a.digest, "seen_at": a.now} for n, a in first_digest.items()
-        ]
-        result = conn.execute(_insert_ignore(conn, NONCES).returning(NONCES.c.nonce), rows)
-        inserted = set(result.scalars())
-        stored: dict[str, Any] = {}
+        inserted = sql.insert_nonces([(n, a.digest, a.now) for n, a in first_digest.items()])
+        stored: dict[str, StoredNonce] = {}
         if conflicting := set(first_digest) - inserted:
-            result = conn.execute(
-                select(NONCES.c.nonce, NONCES.c.body_digest, NONCES.c.seen_at).where(
-                    NONCES.c.nonce.in_(conflicting)
-                )
-            )
-            stored = {row.nonce: row for row in result}
+            stored = sql.stored_nonces(conflicting)
         accepted = []
         for admit in admits:
             known = stored.get(admit.nonce)
             if known is not None and known.seen_at < admit.now - self.window_s:
-                conn.execute(  # an expired entry not yet purged: the nonce is free again
-                    update(NONCES)
-                    .where(NONCES.c.nonce == admit.nonce)
-                    .values(body_digest=admit.digest, seen_at=admit.now)
-                )
+                # An expired entry not yet purged: the nonce is free again.
+                sql.reset_nonce(admit.nonce, admit.digest, admit.now)
                 stored.pop(admit.nonce)
                 known = None
             reference = known.body_digest if known is not None else first_digest[admit.nonce].digest
@@ -378,9 +324,3 @@ class CallbackLedger:
             else:
                 accepted.append(admit)
         return accepted
-
-
-def _insert_ignore(conn: Connection, table: Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()

@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 import policy_index.tables  # noqa: F401 - registers the policy-library tables
 from bot import (  # noqa: F401 - each module registers its tables
     conversations,  # conversation state
+    inbox,  # staff answers to unanswered questions and their deliveries
     models,  # callback receipts, nonces, access token
     questions,  # the question log and unanswered inbox
 )

@@ -1,11 +1,13 @@
-"""Background tasks with an owner: kept referenced, logged on failure, drained on shutdown."""
+"""Background tasks with an owner: kept referenced, logged on failure, drained on shutdown;
+and ``start_eagerly``, which runs a coroutine at once and makes it a task only if it waits."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,3 +66,57 @@ class TaskSet:
         task = asyncio.create_task(loop(), name=name)
         self._periodic.add(task)
         return task
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(Generic[T]):
+    """A coroutine that ``start_eagerly`` ran to the end without it ever waiting."""
+
+    result: T
+
+
+class Started(Generic[T]):
+    """A coroutine that ``start_eagerly`` ran up to its first wait: await it (in a task) for the
+    rest. It hands what the coroutine waits on to the awaiting task, exactly as ``await`` would
+    have done had the coroutine been awaited from the start."""
+
+    __slots__ = ("_coro", "_waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, T], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        coro, message = self._coro, self._waiting_on
+        while True:
+            try:
+                sent = yield message
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # e.g. CancelledError: the coroutine decides
+                try:
+                    message = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    message = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+
+
+def start_eagerly(coro: Coroutine[Any, Any, T]) -> Finished[T] | Started[T]:
+    """Run ``coro`` now, in the caller's context, up to its first real wait.
+
+    Most callbacks are answered without the handler ever waiting (the help text, the welcome):
+    then the result is here at once, with no task, no timer and no loop iteration spent. Only a
+    coroutine that does wait needs a task (and a timeout) for the rest. Python 3.12's eager
+    tasks do the same for every task; this does it for the one place that needs it.
+    Exceptions raised before the first wait propagate to the caller.
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration as stop:
+        return Finished(stop.value)
+    return Started(coro, waiting_on)

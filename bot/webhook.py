@@ -20,8 +20,9 @@ from aiohttp import web
 from bot import keys
 from bot.dispatch import handle_message
 from bot.flood import counts_as_sent
-from bot.log_setup import hash_openid, openid_hash, request_id
-from bot.receipts import Claim, ReceiptStatus
+from bot.log_setup import OpenidHash, openid_hash, request_id
+from bot.receipts import CallbackLedger, Claim, ReceiptStatus
+from bot.tasks import Finished, Started, start_eagerly
 from bot.wechat import (
     CallbackError,
     InboundMessage,
@@ -59,7 +60,7 @@ async def verify_url(request: web.Request) -> web.Response:
         )
     except CallbackError as exc:
         return _reject(request, exc, kind="verify")
-    request.app[keys.METRICS].callbacks.labels(kind="verify", outcome="ok").inc()
+    request.app[keys.METRICS].count_callback("verify", "ok")
     logger.info("callback URL verified", extra={"action": "url_verified"})
     return web.Response(text=q.get("echostr", ""), content_type="text/plain")
 
@@ -79,11 +80,10 @@ async def receive(request: web.Request) -> web.Response:
         )
     except CallbackError as exc:
         return _reject(request, exc, kind="unknown")
-    salt = app[keys.SETTINGS].openid_hash_salt.get_secret_value()
-    openid_hash.set(hash_openid(msg.from_user, salt))
+    openid_hash.set(OpenidHash(msg.from_user, app[keys.SETTINGS].openid_hash_salt))
     xml, outcome = await _answer(app, msg, claim, started)
     metrics = app[keys.METRICS]
-    metrics.callbacks.labels(kind=msg.kind, outcome=outcome).inc()
+    metrics.count_callback(msg.kind, outcome)
     metrics.reply_seconds.observe(time.monotonic() - started)
     logger.info(
         "callback answered",
@@ -145,18 +145,29 @@ async def _answer(
             return settled.reply_xml, "retry_replayed"
         return SUCCESS, "retry_success"
 
-    handling = handle_message(app, msg, sent_last_minute=claim.sent_last_minute)
-    task = app[keys.TASKS].spawn(handling, name=f"handle:{msg.kind}")
+    # The handler runs at once; only if it has to wait (the matcher, the database) does the rest
+    # become a task that the reply budget can give up on without cancelling it.
+    handling = start_eagerly(handle_message(app, msg, sent_last_minute=claim.sent_last_minute))
+    if isinstance(handling, Finished):
+        return _replied(ledger, msg, handling.result)
+    task = app[keys.TASKS].spawn(_rest_of(handling), name=f"handle:{msg.kind}")
     remaining = max(0.0, budget - (time.monotonic() - started))
     done, _pending = await asyncio.wait({task}, timeout=remaining)
     if task in done:
-        reply = task.result()
-        xml = _render(reply, msg)
-        ledger.finish(msg.dedupe_key, ReceiptStatus.REPLIED, xml)
-        return xml, "replied" if reply is not None else "no_reply"
+        return _replied(ledger, msg, task.result())
     ledger.finish(msg.dedupe_key, ReceiptStatus.LATE, SUCCESS)
     app[keys.TASKS].spawn(_reply_late(app, msg, task), name="late_reply")
     return SUCCESS, "late"
+
+
+async def _rest_of(handling: Started[Reply | None]) -> Reply | None:
+    return await handling
+
+
+def _replied(ledger: CallbackLedger, msg: InboundMessage, reply: Reply | None) -> tuple[str, str]:
+    xml = _render(reply, msg)
+    ledger.finish(msg.dedupe_key, ReceiptStatus.REPLIED, xml)
+    return xml, "replied" if reply is not None else "no_reply"
 
 
 def _render(reply: Reply | None, msg: InboundMessage) -> str:
@@ -225,7 +236,7 @@ def _crypto(request: web.Request) -> MessageCrypto:
 
 
 def _reject(request: web.Request, exc: CallbackError, *, kind: str) -> web.Response:
-    request.app[keys.METRICS].callbacks.labels(kind=kind, outcome=exc.reason).inc()
+    request.app[keys.METRICS].count_callback(kind, exc.reason)
     logger.warning(
         "callback rejected (%s): %s",
         exc.reason,

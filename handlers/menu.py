@@ -3,20 +3,22 @@
 The menu itself is ``handlers/menu.toml`` (``gongkai menu publish`` sends it to WeChat); its
 click keys are ``MenuKey``, and ``gongkai menu check`` warns about a key nothing here answers
 (such a click gets the polite fallback). What a key says is computed by pure functions of the
-policy library and the local date, so each handler is one line and the answers are tested with
-known libraries. Every reply fits WeChat's text limit: lists are shortened, never cut mid-line.
+policy library, the local date and (热门问题) the question log's counts, so each handler is a
+line or two and the answers are tested with known libraries. Every reply fits WeChat's text
+limit: lists are shortened, never cut mid-line.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.context import HandlerContext
+from bot.questions import AnswerCount
 from bot.routing import Router
 from bot.wechat import ClickEvent
 from bot.wechat.replies import TEXT_LIMIT_BYTES, TextReply, fit_text
@@ -30,6 +32,8 @@ TOPICS_SHOWN = 12
 EXAMPLES_SHOWN = 2
 EXEMPT_SHOWN = 15
 HOT_SHOWN = 8
+HOT_WINDOW = timedelta(days=30)  # 热门问题: answers most asked in the last 30 days
+HOT_MIN_ASKS = 2  # an answer asked about once is not yet "hot"
 
 
 class MenuKey(StrEnum):
@@ -72,12 +76,11 @@ def exempt_policies(library: Library, today: date) -> list[Policy]:
 def hot_questions_from_library(
     library: Library, today: date, *, audience: str | None = None
 ) -> list[QAPair]:
-    """Stand-in for "the most asked answered questions" until a question log exists.
+    """The library's own guess at what people ask most (before the question log knows).
 
-    Without a record of what people ask, the library's own Q&A pairs are ranked by how many ways
-    of asking them staff recorded (``similar``), one question per policy, never about a policy
-    that is no longer in force. ``audience`` keeps questions about that audience's policies.
-    To be replaced by the answered questions of the question log, most asked first.
+    The library's Q&A pairs ranked by how many ways of asking them staff recorded (``similar``),
+    one question per policy, never about a policy that is no longer in force. ``audience``
+    keeps questions about that audience's policies.
     """
 
     def usable(qa: QAPair) -> bool:
@@ -99,8 +102,43 @@ def hot_questions_from_library(
     return chosen
 
 
-hot_questions = hot_questions_from_library
-"""What 热门问题 lists; point this at the question log once it exists."""
+def hot_questions(library: Library, today: date, asked: Sequence[AnswerCount] = ()) -> list[str]:
+    """What 热门问题 lists: the most asked answered questions, then the library's guess.
+
+    ``asked`` is the question log's count of the answers users were shown (last
+    ``HOT_WINDOW``, most first). Each answer asked about at least ``HOT_MIN_ASKS`` times is
+    listed by a question that gets it: a Q&A pair's own question, or for a policy its most
+    rephrased Q&A question (else its title, which the bot answers with its card) — never a
+    resident's own words, which may hold personal details. One line per policy; answers no
+    longer in the library or no longer in force are skipped. When that gives fewer than
+    ``HOT_SHOWN`` lines, the library-derived list fills the rest.
+    """
+    library_list = hot_questions_from_library(library, today)
+    best_qa = {qa.policy_id: qa for qa in library_list if qa.policy_id}  # one per policy
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def add(group: str, line: str) -> None:
+        if group not in seen and line not in lines:
+            seen.add(group)
+            lines.append(line)
+
+    for count in asked:
+        if count.times < HOT_MIN_ASKS:
+            break
+        if count.kind == "qa":
+            qa = library.qa(count.id)
+            policy = library.policy(qa.policy_id) if qa and qa.policy_id else None
+            if qa is not None and (policy is None or policy.in_force(today)):
+                add(qa.policy_id or qa.id, qa.question)
+            continue
+        policy = library.policy(count.id)
+        if policy is not None and policy.in_force(today):
+            qa = best_qa.get(policy.id)
+            add(policy.id, qa.question if qa else texts.policy_title(policy.title))
+    for qa in library_list:
+        add(qa.policy_id or qa.id, qa.question)
+    return lines
 
 
 def _fitting(render: Callable[[int], str], total: int, most: int) -> str:
@@ -117,7 +155,8 @@ def topics_text(library: Library, today: date, audience: str) -> str:
         return texts.MENU_LIBRARY_EMPTY
     topics = audience_topics(library, today, audience)
     examples = [
-        q.question for q in hot_questions(library, today, audience=audience)[:EXAMPLES_SHOWN]
+        q.question
+        for q in hot_questions_from_library(library, today, audience=audience)[:EXAMPLES_SHOWN]
     ]
     return _fitting(
         lambda n: texts.menu_topics(audience, topics[:n], len(topics) - n, examples),
@@ -149,10 +188,10 @@ def exempt_text(library: Library, today: date) -> str:
     )
 
 
-def hot_questions_text(library: Library, today: date) -> str:
+def hot_questions_text(library: Library, today: date, asked: Sequence[AnswerCount] = ()) -> str:
     if not library.policies and not library.qa_pairs:
         return texts.MENU_LIBRARY_EMPTY
-    questions: Sequence[str] = [q.question for q in hot_questions(library, today)]
+    questions = hot_questions(library, today, asked)
     return _fitting(
         lambda n: texts.menu_hot_questions(questions[:n]),
         len(questions),
@@ -187,7 +226,8 @@ async def on_exempt(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
 
 @router.click(MenuKey.HOT_QUESTIONS)
 async def on_hot_questions(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
-    return TextReply(hot_questions_text(library(ctx), local_date(ctx)))
+    asked = await ctx.questions.most_answered(ctx.now - HOT_WINDOW)
+    return TextReply(hot_questions_text(library(ctx), local_date(ctx), asked))
 
 
 @router.click(MenuKey.SUBSCRIPTIONS)

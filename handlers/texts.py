@@ -267,3 +267,21 @@ def welcome_back(settings: Settings, place: str | None) -> str:
 
 GREETING = "您好！请直接发送您想咨询的政策问题，比如“灵活就业人员社保补贴怎么申请”。"
 THANKS = "不客气！还有其他问题可以随时发给我。"
+
+
+# --- Staff answers from the unanswered inbox (bot/console) ------------------------------------
+
+QUOTED_QUESTION_CHARS = 30
+
+
+def staff_answer(settings: Settings, question: str, asked_on: date, answer: str) -> str:
+    """The customer-service message that brings a staff answer to a resident who asked."""
+    quoted = question.strip()
+    if len(quoted) > QUOTED_QUESTION_CHARS:
+        quoted = quoted[:QUOTED_QUESTION_CHARS] + "…"
+    return (
+        f"您好！您{asked_on.month}月{asked_on.day}日咨询的“{quoted}”，工作人员答复如下：\n"
+        f"{answer.strip()}\n"
+        f"——{settings.account_name}。还有疑问可以直接发消息问我，"
+        f"或拨打 {settings.hotline} 政务服务便民热线。"
+    )

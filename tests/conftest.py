@@ -82,6 +82,19 @@ async def fake_wechat() -> AsyncIterator[FakeWeChatServer]:
     await server.stop()
 
 
+@pytest.fixture
+def account_env(database_url: str, fake_wechat: FakeWeChatServer) -> dict[str, str]:
+    """A configured (not local-mode) account whose API is the fake on loopback."""
+    return {
+        "GONGKAI_DATABASE_URL": database_url,
+        "GONGKAI_WECHAT__APP_ID": APP_ID,
+        "GONGKAI_WECHAT__APP_SECRET": APP_SECRET,
+        "GONGKAI_WECHAT__TOKEN": TOKEN,
+        "GONGKAI_WECHAT__AES_KEY": AES_KEY,
+        "GONGKAI_WECHAT__API_BASE_URL": fake_wechat.base_url,
+    }
+
+
 MakeSettings = Callable[..., Settings]
 
 

@@ -4,6 +4,12 @@ One shared aiohttp session with explicit timeouts; JSON bodies keep Chinese unes
 errcode is classified once (``errcodes.classify``): a stale token is refreshed once and the call
 retried once, "system busy" and network failures are retried a bounded number of times, and all
 else surfaces as ``WeChatAPIError`` for the caller's one place of handling.
+
+Retrying a failure after the request was sent (a timeout, a dropped connection, a 5xx) may make
+WeChat act twice. That is harmless for reads and menus, not for a message: ``send_text_once``
+retries only what certainly did not take effect (no connection, an errcode) and raises
+``WeChatOutcomeUnknownError`` for the rest, so that a caller who records its sends (the staff
+inbox) never sends a message twice.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from bot.wechat.errcodes import (
     MENU_NOT_FOUND,
     Action,
     WeChatAPIError,
+    WeChatOutcomeUnknownError,
     WeChatUnavailableError,
 )
 from bot.wechat.replies import Article
@@ -91,22 +98,30 @@ class WeChatClient:
         logger.info("access token refreshed", extra={"action": "token_refreshed"})
         return str(data["access_token"]), int(data.get("expires_in", 7200))
 
-    async def call(self, api: str, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def call(
+        self, api: str, payload: Mapping[str, Any] | None = None, *, at_most_once: bool = False
+    ) -> dict[str, Any]:
         """Call ``api`` with the access token; refresh a stale token once.
 
         With a ``payload`` it is POSTed as JSON; without one the call is a GET (menu/get …).
+        ``at_most_once``: never repeat a request that may have reached WeChat (see above).
         """
         token = await self.tokens.get()
         try:
-            return await self._request(api, payload, token=token)
+            return await self._request(api, payload, token=token, at_most_once=at_most_once)
         except WeChatAPIError as exc:
             if exc.action is not Action.REFRESH_TOKEN:
                 raise
             token = await self.tokens.get(stale=token)
-            return await self._request(api, payload, token=token)
+            return await self._request(api, payload, token=token, at_most_once=at_most_once)
 
     async def _request(
-        self, api: str, payload: Mapping[str, Any] | None, *, token: str | None
+        self,
+        api: str,
+        payload: Mapping[str, Any] | None,
+        *,
+        token: str | None,
+        at_most_once: bool = False,
     ) -> dict[str, Any]:
         params = {"access_token": token} if token else None
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
@@ -114,9 +129,9 @@ class WeChatClient:
             last = attempt == self._retry.attempts - 1
             try:
                 data = await self._send_once(api, body, params)
-            except WeChatUnavailableError:
+            except WeChatUnavailableError as exc:
                 self._count(api, "unavailable")
-                if last:
+                if last or (at_most_once and isinstance(exc, WeChatOutcomeUnknownError)):
                     raise
             else:
                 errcode = int(data.get("errcode", 0) or 0)
@@ -143,16 +158,19 @@ class WeChatClient:
                 timeout=self._timeout,
             ) as resp:
                 if resp.status >= 500:
-                    raise WeChatUnavailableError(f"{api}: HTTP {resp.status}")
+                    raise WeChatOutcomeUnknownError(f"{api}: HTTP {resp.status}")
                 raw = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # No connection was made: nothing reached WeChat.
             raise WeChatUnavailableError(f"{api}: {type(exc).__name__}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WeChatOutcomeUnknownError(f"{api}: {type(exc).__name__}") from exc
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            raise WeChatUnavailableError(f"{api}: answer is not JSON") from exc
+            raise WeChatOutcomeUnknownError(f"{api}: answer is not JSON") from exc
         if not isinstance(data, dict):
-            raise WeChatUnavailableError(f"{api}: answer is not a JSON object")
+            raise WeChatOutcomeUnknownError(f"{api}: answer is not a JSON object")
         return data
 
     def _count(self, api: str, result: str) -> None:
@@ -165,6 +183,18 @@ class WeChatClient:
         await self.call(
             "/cgi-bin/message/custom/send",
             {"touser": openid, "msgtype": "text", "text": {"content": content}},
+        )
+
+    async def send_text_once(self, openid: str, content: str) -> None:
+        """``send_text`` that never repeats a request WeChat may have acted on.
+
+        Raises ``WeChatOutcomeUnknownError`` when the message may or may not have been
+        delivered; any other error means it certainly was not.
+        """
+        await self.call(
+            "/cgi-bin/message/custom/send",
+            {"touser": openid, "msgtype": "text", "text": {"content": content}},
+            at_most_once=True,
         )
 
     async def send_article(self, openid: str, article: Article) -> None:

@@ -79,7 +79,7 @@ class MessageCrypto:
     between concurrent requests.
     """
 
-    __slots__ = ("_app_id", "_key", "_token")
+    __slots__ = ("_app_id", "_app_id_bytes", "_cipher", "_token")
 
     def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
         if not isinstance(token, str) or not token:
@@ -87,8 +87,12 @@ class MessageCrypto:
         if not isinstance(app_id, str) or not app_id:
             raise ValueError("app_id must be a non-empty string")
         self._token = token
-        self._key = _decode_key(encoding_aes_key)
+        key = _decode_key(encoding_aes_key)
         self._app_id = app_id
+        self._app_id_bytes = app_id.encode()
+        # A Cipher is an immutable description (algorithm, key, IV): built once, it hands out a
+        # fresh encryptor or decryptor context per message.
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:_AES_BLOCK]))
 
     def __repr__(self) -> str:  # never show the token or key
         return f"MessageCrypto(app_id={self._app_id!r})"
@@ -96,9 +100,6 @@ class MessageCrypto:
     @property
     def app_id(self) -> str:
         return self._app_id
-
-    def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:_AES_BLOCK]))
 
     def encrypt(self, xml: bytes, *, random_prefix: bytes | None = None) -> str:
         """Encrypt ``xml`` and return the base64 text for an ``<Encrypt>`` element.
@@ -108,8 +109,8 @@ class MessageCrypto:
         prefix = _random_prefix() if random_prefix is None else random_prefix
         if len(prefix) != _RANDOM_PREFIX_LENGTH:
             raise ValueError("random_prefix must be exactly 16 bytes")
-        plain = _pad(prefix + len(xml).to_bytes(_LENGTH_FIELD, "big") + xml + self._app_id.encode())
-        encryptor = self._cipher().encryptor()
+        plain = _pad(prefix + len(xml).to_bytes(_LENGTH_FIELD, "big") + xml + self._app_id_bytes)
+        encryptor = self._cipher.encryptor()
         sealed = encryptor.update(plain) + encryptor.finalize()
         return base64.b64encode(sealed).decode("ascii")
 
@@ -129,7 +130,7 @@ class MessageCrypto:
         minimum = _RANDOM_PREFIX_LENGTH + _LENGTH_FIELD + 1
         if len(sealed) < minimum or len(sealed) % _AES_BLOCK:
             raise DecryptError(f"ciphertext length {len(sealed)} is not a usable AES length")
-        decryptor = self._cipher().decryptor()
+        decryptor = self._cipher.decryptor()
         content = _unpad(decryptor.update(sealed) + decryptor.finalize())
         body = content[_RANDOM_PREFIX_LENGTH:]
         if len(body) < _LENGTH_FIELD:
@@ -138,7 +139,7 @@ class MessageCrypto:
         if xml_length > len(body) - _LENGTH_FIELD:
             raise DecryptError(f"declared XML length {xml_length} exceeds the payload")
         end = _LENGTH_FIELD + xml_length
-        if body[end:] != self._app_id.encode():
+        if body[end:] != self._app_id_bytes:
             raise AppIdMismatchError()
         return body[_LENGTH_FIELD:end]
 
@@ -165,9 +166,10 @@ class MessageCrypto:
             raise ValueError("nonce must be a string of XML-safe characters")
         encrypted = self.encrypt(xml.encode("utf-8"))
         signature = message_signature(self._token, timestamp, nonce, encrypted)
+        # Base64 and hex digits need no escaping: no cdata() scan over the ~1 KB ciphertext.
         return (
-            f"<xml><Encrypt>{cdata(encrypted)}</Encrypt>"
-            f"<MsgSignature>{cdata(signature)}</MsgSignature>"
+            f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>"
             f"<TimeStamp>{timestamp}</TimeStamp>"
             f"<Nonce>{cdata(nonce)}</Nonce></xml>"
         )

@@ -87,3 +87,8 @@ class WeChatAPIError(WeChatError):
 
 class WeChatUnavailableError(WeChatError):
     """The WeChat API could not be reached or answered garbage (network error, 5xx, timeout)."""
+
+
+class WeChatOutcomeUnknownError(WeChatUnavailableError):
+    """The request may have reached WeChat, but no answer came back (timeout, dropped
+    connection, 5xx, garbage): whether it took effect is unknown."""

@@ -9,18 +9,20 @@ import json
 import os
 import sys
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import build_parser, main
 from bot.config import Settings
 from bot.menu_command import publish
+from bot.questions import QUESTIONS
 from bot.wechat.api import WeChatClient
 from bot.wechat.errcodes import Action, WeChatAPIError
 from bot.wechat.fake_api import FakeWeChatServer
@@ -30,7 +32,7 @@ from policy_index.interchange import read_library
 from policy_index.library import SAMPLE_LIBRARY
 from policy_index.model import Status
 from policy_index.repository import LibraryRepository
-from tests.conftest import AES_KEY, APP_ID, APP_SECRET, TOKEN, MakeClient
+from tests.conftest import APP_ID, APP_SECRET, MakeClient
 from tests.integration.callback_helpers import send
 from tests.wechat_peer import Mode, WeChatPeer
 
@@ -53,19 +55,6 @@ async def gongkai(*args: str, cwd: Path, env: dict[str, str] | None = None) -> t
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=50)
     return int(proc.returncode or 0), out.decode(), err.decode()
-
-
-@pytest.fixture
-def account_env(database_url: str, fake_wechat: FakeWeChatServer) -> dict[str, str]:
-    """A configured (not local-mode) account whose API is the fake on loopback."""
-    return {
-        "GONGKAI_DATABASE_URL": database_url,
-        "GONGKAI_WECHAT__APP_ID": APP_ID,
-        "GONGKAI_WECHAT__APP_SECRET": APP_SECRET,
-        "GONGKAI_WECHAT__TOKEN": TOKEN,
-        "GONGKAI_WECHAT__AES_KEY": AES_KEY,
-        "GONGKAI_WECHAT__API_BASE_URL": fake_wechat.base_url,
-    }
 
 
 # --- the sender -------------------------------------------------------------------------------
@@ -354,6 +343,44 @@ async def test_hot_questions(
     assert text.startswith("【热门问题】")
     assert "1. " in text
     assert "怎么向区政府申请公开政府信息？" in text  # a library Q&A question, verbatim
+
+
+async def test_hot_questions_are_the_most_asked_answered_ones_of_the_last_30_days(
+    menu_client: TestClient[Any, Any], engine: AsyncEngine, peer: WeChatPeer, openid: str
+) -> None:
+    now = datetime.now(UTC)
+    library = read_library([SAMPLE_LIBRARY])
+    counts = [  # (answered kind, id, times, days ago)
+        ("qa", "qh-a-039-qa1", 9, 31),  # asked most, but before the last 30 days
+        ("qa", "qh-b-001-qa1", 3, 2),
+        ("policy", "qh-a-005", 5, 1),
+        ("policy", "qh-a-012", 1, 1),  # asked once: not hot yet
+    ]
+    rows = [
+        {
+            "asked_at": now - timedelta(days=days, minutes=n),
+            "openid": None,
+            "source": "text",
+            "text": "（略）",
+            "normalised": "略",
+            "decision": "answer",
+            "candidates": [],
+            "answered_kind": kind,
+            "answered_id": target,
+        }
+        for kind, target, times, days in counts
+        for n in range(times)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(QUESTIONS), rows)
+    text = await click(menu_client, peer, openid, menu.MenuKey.HOT_QUESTIONS, "safe")
+    lines = text.splitlines()
+    by_policy = menu.hot_questions_from_library(library, now.astimezone(menu.LOCAL_TZ).date())
+    [social_insurance] = [q.question for q in by_policy if q.policy_id == "qh-a-005"]
+    assert lines[1] == f"1. {social_insurance}"  # asked 5 times
+    assert lines[2] == f"2. {library.qa('qh-b-001-qa1').question}"  # type: ignore[union-attr]
+    assert library.qa("qh-a-039-qa1").question not in lines[3]  # type: ignore[union-attr]
+    assert len([line for line in lines if line[:1].isdigit()]) == menu.HOT_SHOWN
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.wechat.api import RetryPolicy, WeChatClient
-from bot.wechat.errcodes import Action, WeChatAPIError, WeChatUnavailableError
+from bot.wechat.errcodes import (
+    Action,
+    WeChatAPIError,
+    WeChatOutcomeUnknownError,
+    WeChatUnavailableError,
+)
 from bot.wechat.fake_api import FakeWeChatServer
 from bot.wechat.replies import Article
 from tests.conftest import APP_ID, APP_SECRET
@@ -179,6 +184,29 @@ async def test_slow_api_times_out_instead_of_hanging(
         fake_wechat.delay_next(CS_SEND, 2.0)
     with pytest.raises(WeChatUnavailableError):
         await client.send_text("o1", "一")
+
+
+async def test_send_once_never_repeats_what_may_have_reached_wechat(
+    session: aiohttp.ClientSession, engine: AsyncEngine, fake_wechat: FakeWeChatServer
+) -> None:
+    client = make_client(session, engine, fake_wechat.base_url, timeout_s=0.3)
+    await client.send_text("o1", "预热")
+    fake_wechat.delay_next(CS_SEND, 1.0)  # the request arrives; its answer does not
+    with pytest.raises(WeChatOutcomeUnknownError):
+        await client.send_text_once("o1", "一")
+    assert len(fake_wechat.calls_to(CS_SEND)) == 2  # sent once, not retried
+    fake_wechat.fail_next(CS_SEND, -1, "system busy")  # refused: certainly not delivered
+    await client.send_text_once("o1", "二")
+    assert len(fake_wechat.calls_to(CS_SEND)) == 4  # so it was tried again
+
+
+async def test_send_once_retries_when_no_connection_was_made(
+    session: aiohttp.ClientSession, engine: AsyncEngine, unused_tcp_port: int
+) -> None:
+    client = make_client(session, engine, f"http://127.0.0.1:{unused_tcp_port}")
+    with pytest.raises(WeChatUnavailableError) as info:
+        await client.send_text_once("o1", "一")
+    assert not isinstance(info.value, WeChatOutcomeUnknownError)
 
 
 async def test_fake_lists_calls_for_the_chat_client(

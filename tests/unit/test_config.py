@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bot.cli import local_banner
 from bot.config import ConfigError, load_settings, masked, with_local_credentials
 
 AES = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aQ"
@@ -92,3 +93,44 @@ def test_generated_credentials_keep_local_mode(tmp_path: Path) -> None:
     settings = with_local_credentials(load_settings())
     assert settings.wechat.app_id
     assert settings.local_mode  # still local: outbound calls must go to the built-in fake
+
+
+def test_local_mode_generates_a_staff_token_and_keeps_it(tmp_path: Path) -> None:
+    first = with_local_credentials(load_settings())
+    second = with_local_credentials(load_settings())
+    assert first.staff.token is not None
+    assert second.staff.token is not None
+    token = first.staff.token.get_secret_value()
+    assert len(token) >= 16
+    assert token == second.staff.token.get_secret_value()
+    secrets_file = tmp_path / ".gongkai" / "local-secrets.json"
+    assert json.loads(secrets_file.read_text())["staff_token"] == token
+    assert token in local_banner(first, "127.0.0.1", 8080)
+    assert "********" in json.dumps(masked(first))  # masked like every secret
+    assert token not in json.dumps(masked(first))
+
+
+def test_a_secrets_file_from_before_the_staff_api_gets_a_staff_token(tmp_path: Path) -> None:
+    old = {"token": "t0123", "app_id": "wxlocal1", "app_secret": "s", "aes_key": AES}
+    (tmp_path / ".gongkai").mkdir()
+    (tmp_path / ".gongkai" / "local-secrets.json").write_text(json.dumps(old))
+    settings = with_local_credentials(load_settings())
+    assert settings.wechat.app_id == "wxlocal1"  # the old credentials are kept
+    assert settings.staff.token is not None
+
+
+def test_staff_api_is_off_without_a_token_and_refuses_a_short_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_account(monkeypatch)
+    assert load_settings().staff.token is None  # a real account: no token generated
+    monkeypatch.setenv("GONGKAI_STAFF__TOKEN", "")
+    assert load_settings().staff.token is None
+    monkeypatch.setenv("GONGKAI_STAFF__TOKEN", "short")
+    with pytest.raises(ValidationError, match="at least 16"):
+        load_settings()
+    monkeypatch.setenv("GONGKAI_STAFF__TOKEN", "a-long-enough-staff-token")
+    monkeypatch.setenv("GONGKAI_STAFF__SIMILARITY", "0.7")
+    settings = load_settings()
+    assert settings.staff.token is not None
+    assert settings.staff.similarity == 0.7

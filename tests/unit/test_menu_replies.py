@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.questions import AnswerCount
 from bot.wechat import TEXT_LIMIT_BYTES
 from handlers import menu, texts
 from policy_index.interchange import read_library
@@ -133,6 +134,46 @@ def test_hot_questions_stand_in_skips_policies_no_longer_in_force(
     text = menu.hot_questions_text(library, TODAY)
     assert "1. 低保标准多少？" in text
     assert "旧办法" not in text
+
+
+def test_hot_questions_are_the_most_asked_answers_of_the_log(make_policy: MakePolicy) -> None:
+    library = Library.of(
+        [
+            make_policy(id="cur", title="低保办法"),
+            make_policy(id="oth", title="医保办法"),
+            make_policy(id="bare", title="加装电梯补贴办法"),
+            make_policy(id="old", status=Status.REPEALED),
+        ],
+        [
+            QAPair("q1", "低保怎么申请？", "……", similar=("a",), policy_id="cur"),
+            QAPair("q2", "低保标准多少？", "……", similar=("a", "b"), policy_id="cur"),
+            QAPair("q3", "医保交多少？", "……", policy_id="oth"),
+            QAPair("q4", "政务服务中心几点上班？", "……", similar=("a",)),
+            QAPair("q5", "旧办法怎么办？", "……", policy_id="old"),
+        ],
+    )
+    asked = [
+        AnswerCount("qa", "q3", 9),
+        AnswerCount("policy", "bare", 7),  # no Q&A pair: listed by its title
+        AnswerCount("policy", "cur", 5),  # listed by its most rephrased Q&A question
+        AnswerCount("qa", "q1", 4),  # the same policy again: one line per policy
+        AnswerCount("policy", "old", 3),  # repealed: never listed
+        AnswerCount("qa", "gone", 3),  # no longer in the library
+        AnswerCount("qa", "q4", 1),  # asked once: not hot yet
+    ]
+    assert menu.hot_questions(library, TODAY, asked) == [
+        "医保交多少？",
+        "《加装电梯补贴办法》",
+        "低保标准多少？",
+        "政务服务中心几点上班？",  # filled in from the library's own list
+    ]
+    assert menu.hot_questions(library, TODAY) == [
+        "低保标准多少？",
+        "政务服务中心几点上班？",
+        "医保交多少？",
+    ]
+    text = menu.hot_questions_text(library, TODAY, asked)
+    assert text.splitlines()[1] == "1. 医保交多少？"
 
 
 def test_contact_names_the_hotline_12345_and_disclosure_on_request() -> None:

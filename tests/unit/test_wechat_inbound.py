@@ -98,6 +98,54 @@ def test_hostile_or_broken_xml_is_malformed(body: bytes) -> None:
     assert info.value.http_status == 400
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The refusal is the parser's, not a scan of the bytes: encodings hide "<!DOCTYPE".
+        pytest.param(BILLION_LAUGHS.decode().encode("utf-16"), id="utf-16-with-bom"),
+        pytest.param(
+            b'<?xml version="1.0" encoding="cp500"?>'
+            + b'<!DOCTYPE xml [<!ENTITY a "x">]><xml><C>&a;</C></xml>'.decode().encode("cp500"),
+            id="ebcdic-declared",
+        ),
+        pytest.param(b"<xml><C>&ent;</C></xml>", id="undeclared-entity"),
+        pytest.param(b"<xml><C>1</C></xml><xml><C>2</C></xml>", id="two-roots"),
+    ],
+)
+def test_dtds_are_refused_whatever_the_encoding(body: bytes) -> None:
+    with pytest.raises(MalformedMessageError):
+        parse_xml(body)
+
+
+def test_markup_inside_cdata_and_comments_are_plain_text() -> None:
+    """A user may type "<!DOCTYPE" or "<!ENTITY": WeChat sends it in CDATA, and it is text."""
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><!-- from WeChat --><xml>'
+        b"<Content><![CDATA[<!DOCTYPE x [<!ENTITY a 'b'>]> &a;]]></Content>"
+        b"<!-- a comment --><Note>x<!-- inside -->y</Note></xml>"
+    )
+    assert parse_xml(body) == {"Content": "<!DOCTYPE x [<!ENTITY a 'b'>]> &a;", "Note": "xy"}
+
+
+def test_parse_xml_ignores_text_beside_child_elements_and_attributes() -> None:
+    body = b'<xml a="1"><B c="2">text<C>x</C>tail</B><Root>only text</Root></xml>'
+    assert parse_xml(body) == {"B": {"C": "x"}, "Root": "only text"}
+    assert parse_xml(b"<xml>text only</xml>") == {}
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    depth = 7  # elements with children below the root (8 levels with it); leaves one deeper
+    body = b"<xml>" + b"<a>" * depth + b"<leaf>v</leaf>" + b"</a>" * depth + b"</xml>"
+    value: Any = parse_xml(body)
+    for _ in range(depth):
+        value = value["a"]
+    assert value == {"leaf": "v"}
+    with pytest.raises(MalformedMessageError):
+        parse_xml(
+            b"<xml>" + b"<a>" * (depth + 1) + b"<leaf>v</leaf>" + b"</a>" * (depth + 1) + b"</xml>"
+        )
+
+
 def test_parse_xml_keeps_cdata_text_exactly() -> None:
     body = (
         "<xml><Content><![CDATA[  两个空格\n换行 <b>&amp; ]]></Content>"
