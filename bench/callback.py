@@ -284,6 +284,26 @@ class Callback:
     expect: str
 
 
+def seal(
+    token: str, crypto: MessageCrypto, inner: str, timestamp: str, nonce: str, openid: str
+) -> tuple[dict[str, str], bytes]:
+    """Query parameters and body of a safe-mode callback, signed and encrypted as WeChat does."""
+    encrypted = crypto.encrypt(inner.encode("utf-8"))
+    params = {
+        "signature": callback_signature(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+        "encrypt_type": "aes",
+        "msg_signature": message_signature(token, timestamp, nonce, encrypted),
+    }
+    body = (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    ).encode("ascii")
+    return params, body
+
+
 @dataclass
 class CallbackFactory:
     """Builds genuine safe-mode callbacks; every one unique (nonce, openid, MsgId)."""
@@ -320,21 +340,8 @@ class CallbackFactory:
                 "<Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[]]></EventKey></xml>"
             )
             expect = WELCOME_MARK
-        timestamp, nonce = str(now), str(self.nonce_base + index)
-        token = self.account.token
-        encrypted = self.crypto.encrypt(inner.encode("utf-8"))
-        params = {
-            "signature": callback_signature(token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-            "openid": openid,
-            "encrypt_type": "aes",
-            "msg_signature": message_signature(token, timestamp, nonce, encrypted),
-        }
-        body = (
-            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-        ).encode("ascii")
+        nonce = str(self.nonce_base + index)
+        params, body = seal(self.account.token, self.crypto, inner, str(now), nonce, openid)
         return Callback(params=params, body=body, openid=openid, expect=expect)
 
     def check(self, callback: Callback, status: int, raw: bytes) -> str | None:

@@ -62,12 +62,13 @@ from bench.callback import (
     BenchError,
     migrate,
     running_server,
+    seal,
     server_env,
     summarize_ms,
     wait_healthy,
 )
 from bench.matching import first_segment, read_jsonl, write_jsonl
-from bot.wechat import WeChatError, callback_signature, message_signature, parse_xml
+from bot.wechat import WeChatError, message_signature, parse_xml
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,20 +190,8 @@ class Factory:
             f"<Content><![CDATA[{content.replace(']]>', ']] >')}]]></Content>"
             f"<MsgId>{self.msg_id_base + n}</MsgId></xml>"
         )
-        timestamp, nonce, token = str(now), str(self.nonce_base + n), self.account.token
-        encrypted = self.crypto.encrypt(inner.encode("utf-8"))
-        params = {
-            "signature": callback_signature(token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-            "openid": openid,
-            "encrypt_type": "aes",
-            "msg_signature": message_signature(token, timestamp, nonce, encrypted),
-        }
-        body = (
-            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-        ).encode("ascii")
+        nonce = str(self.nonce_base + n)
+        params, body = seal(self.account.token, self.crypto, inner, str(now), nonce, openid)
         return Callback(params, body, openid)
 
     def open(self, callback: Callback, status: int, raw: bytes) -> dict[str, Any] | str:
