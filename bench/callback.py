@@ -1291,14 +1291,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminated(signum: int, frame: FrameType | None) -> None:
+def terminated(signum: int, frame: FrameType | None) -> None:
     # Turn SIGTERM into the same unwinding as Ctrl-C, so the server is always stopped.
     raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, terminated)
     account = Account.generate()
     try:
         choice = choose_client(args.client)

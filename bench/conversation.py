@@ -50,7 +50,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -65,6 +64,7 @@ from bench.callback import (
     seal,
     server_env,
     summarize_ms,
+    terminated,
     wait_healthy,
 )
 from bench.matching import first_segment, read_jsonl, write_jsonl
@@ -450,13 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminated(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, terminated)
     names = list(SETS) if args.set == "both" else [args.set]
     results = []
     try:
