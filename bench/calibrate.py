@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ TARGET_PRECISION = 0.95
 MAX_OOS_ANSWERED = 0.10
 MIN_OOS_NONE = 0.60
 UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
+CASCADE_SLACK = 0.005  # how much Recall@1 / answer accuracy skipping the embedding may cost
 
 
 @dataclass
@@ -231,7 +233,7 @@ def as_documents(library: Library, items: Sequence[Labelled]) -> tuple[Library, 
 
 def calibrate(
     indexed: Sequence[tuple[PolicyIndex, Sequence[Labelled]]], names: Sequence[str]
-) -> tuple[Calibration, dict[str, object]]:
+) -> tuple[Calibration, dict[str, object], list[Scored]]:
     pairs = [(index, s) for index, items in indexed for s in collect(index, items)]
     samples = [s for _, s in pairs]
     rng = np.random.default_rng(7)
@@ -260,7 +262,54 @@ def calibrate(
     )
     figs = figures(held, final)
     figs["per_library"] = [figures(by_index[id(index)], final) for index, _ in indexed]
-    return final, figs
+    return final, figs, held
+
+
+def _answers(s: Scored, cal: Calibration) -> bool:
+    return s.top_score >= cal.answer and s.margin >= cal.margin and s.unknown <= cal.unknown
+
+
+def _number(value: object) -> float:
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def choose_sure(
+    lexical: Sequence[Scored],
+    lexical_cal: Calibration,
+    vectors: Sequence[Scored],
+    vectors_cal: Calibration,
+) -> tuple[float, dict[str, object]]:
+    """The lexical confidence from which the lexical pass's direct answer stands and the query
+    embedding is skipped: the lowest at which the cascade, on the same cross-validated
+    questions, keeps Recall@1 and direct-answer accuracy within CASCADE_SLACK of the full
+    vector path and answers no more out-of-scope questions."""
+    if [s.item.query for s in lexical] != [s.item.query for s in vectors]:
+        raise ValueError("the two runs must score the same questions in the same order")
+    full = figures(vectors, vectors_cal)
+    for sure in np.arange(max(lexical_cal.answer, 0.5), 1.0, 0.01):
+        skip = [_answers(a, lexical_cal) and a.top_score >= sure for a in lexical]
+        mixed = [a if k else b for a, b, k in zip(lexical, vectors, skip, strict=True)]
+        answered = [k or _answers(b, vectors_cal) for b, k in zip(vectors, skip, strict=True)]
+        inscope = [m for m in mixed if m.item.in_scope]
+        oos = [a for m, a in zip(mixed, answered, strict=True) if not m.item.in_scope]
+        right = [m.correct1 for m, a in zip(mixed, answered, strict=True) if a]
+        figs: dict[str, float] = {
+            "sure": round(float(sure), 2),
+            "skipped": round(sum(skip) / len(skip), 4),
+            "recall_at_1": round(sum(m.correct1 for m in inscope) / len(inscope), 4),
+            "answer_accuracy": round(sum(right) / max(len(right), 1), 4),
+            "oos_not_answered": round(1 - sum(oos) / max(len(oos), 1), 4),
+        }
+        if (
+            figs["recall_at_1"] >= _number(full["recall_at_1"]) - CASCADE_SLACK
+            and figs["answer_accuracy"] >= _number(full["answer_accuracy"]) - CASCADE_SLACK
+            and figs["oos_not_answered"] >= _number(full["oos_not_answered"])
+        ):
+            return round(float(sure), 2), dict(figs)
+    never: dict[str, object] = {"skipped": 0.0}
+    return math.inf, never
 
 
 def main() -> None:
@@ -276,6 +325,7 @@ def main() -> None:
         runs.append(("WITH_VECTORS", load_embedder()))
     bare, bare_items = policies_only(library, items)
     documents, document_items = as_documents(library, items)
+    fitted: dict[str, tuple[Calibration, list[Scored]]] = {}
     for name, embedder in runs:
         cache = EmbeddingCache.load(CACHE)
         indexed = [
@@ -286,12 +336,19 @@ def main() -> None:
         if embedder is not None:
             cache.save(CACHE)
         names = [f for f in FEATURES if not f.startswith("vector") or embedder is not None]
-        cal, figs = calibrate(indexed, names)
+        cal, figs, held = calibrate(indexed, names)
+        fitted[name] = (cal, held)
         n = len(items) + len(bare_items) + len(document_items)
         print(
             f"# cross-validated on {n} questions (full, policies-only, long documents): "
             f"{json.dumps(figs)}"
         )
+        sure = ""
+        if name == "WITH_VECTORS" and "LEXICAL" in fitted:
+            lexical_cal, lexical_held = fitted["LEXICAL"]
+            value, cascade = choose_sure(lexical_held, lexical_cal, held, cal)
+            print(f"# lexical first pass (cascade), cross-validated: {json.dumps(cascade)}")
+            sure = f"    first=LEXICAL,\n    sure={value!r},\n"
         print(f"{name} = Calibration(")
         print(f"    weights={cal.weights!r},")
         print(f"    bias={cal.bias!r},")
@@ -300,7 +357,7 @@ def main() -> None:
         print(f"    margin={cal.margin!r},")
         print(f"    unknown={cal.unknown!r},")
         print(f"    source={cal.source!r},")
-        print(")")
+        print(f"{sure})")
 
 
 if __name__ == "__main__":

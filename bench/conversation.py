@@ -4,7 +4,16 @@ For each question set it starts the real server (``python -m bot serve``, a conf
 not local mode — as ``bench.callback`` does, whose server helpers it uses) with a policy library
 imported through ``gongkai import``, and replays the set's questions as genuine safe-mode
 callbacks (signed, AES-encrypted, one fresh openid per question so flood control never trips)
-from ``--concurrency`` closed-loop senders (32). Every question goes through the real path:
+from ``--concurrency`` senders (32), in two modes, each on a freshly started server:
+
+* residents — each sender reads its reply before asking again (a random pause, exponential with
+  a mean of ``--think`` seconds, 3 by default: far more impatient than people, see THINK_S).
+  This is the latency 32 people chatting at once see; the target applies to it;
+* saturated — closed loops without a pause: the server's capacity (replies/s) and the latency
+  when more questions arrive than it can match (then ``GONGKAI_MATCHER__SHED_AT`` sheds the
+  sentence vectors).
+
+Every question goes through the real path:
 signature, decryption, de-duplication, the router, the matcher, the answer card, the question
 log and the conversation row, the encrypted reply.
 
@@ -29,7 +38,8 @@ are kept in ``.gongkai/bench-conversation/`` (seeded from ``bench.matching``'s c
 the first run embeds the libraries.
 
     /work/venv/bin/python -m bench.conversation [--set faq-smoke|ncpqa|both] [--concurrency 32]
-        [--no-embeddings] [--server-workers N] [--data ../shared/data] [--json]
+        [--mode both|residents|saturated] [--think 3] [--no-embeddings] [--server-workers N]
+        [--data ../shared/data] [--json]
 
 Exit code: 0 when every request got a valid reply (a measurement, not a gate on the target), 1
 when any failed, 2 when the data or the server is missing.
@@ -40,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import secrets
 import shutil
 import signal
@@ -83,6 +94,11 @@ NEEDED = {
 ACCOUNT = "gh_bench0000000"
 TARGET_P99_MS = 100.0
 TARGET_CONCURRENCY = 32
+# A resident reads a reply card (a few hundred characters) and types the next question: 10–30 s
+# in life. 3 s is a deliberately impatient mean: 32 such senders ask ~10 questions a second,
+# 36,000 an hour, far beyond a county account's busiest hour.
+THINK_S = 3.0
+SEED = 7
 REQUEST_TIMEOUT_S = 10.0
 IMPORT_TIMEOUT_S = 300.0
 VECTORS_TIMEOUT_S = 1800.0
@@ -248,16 +264,23 @@ async def replay(
     factory: Factory,
     questions: Sequence[str],
     concurrency: int,
+    think_s: float = 0.0,
 ) -> Run:
-    """``concurrency`` closed-loop senders share the questions, one request in flight each.
-    Callbacks are built before the clock starts and replies checked after it stops."""
+    """``concurrency`` senders share the questions, one request in flight each. With
+    ``think_s`` each sender, like a resident, reads the reply before asking again (a random
+    pause, exponential with that mean; the first question after a random part of one);
+    without, they are closed loops that saturate the server. Callbacks are built before the
+    clock starts and replies checked after it stops."""
     run = Run()
+    rng = random.Random(SEED)
     prepared = [factory.build(q) for q in questions]
     todo = iter(prepared)
     answered: list[tuple[Callback, int, bytes]] = []
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
 
     async def sender() -> None:
+        if think_s:
+            await asyncio.sleep(rng.uniform(0, think_s))
         for callback in todo:
             started = time.perf_counter()
             try:
@@ -270,6 +293,8 @@ async def replay(
                 continue
             run.latencies_ms.append((time.perf_counter() - started) * 1000)
             answered.append((callback, status, raw))
+            if think_s:
+                await asyncio.sleep(rng.expovariate(1 / think_s))
 
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(min(concurrency, len(prepared)))))
@@ -348,7 +373,10 @@ async def measure(
     env: dict[str, str],
     workdir: Path,
     args: argparse.Namespace,
+    think_s: float,
 ) -> dict[str, Any]:
+    """One fresh server (so no question's vector is remembered from another run) and one
+    replay of the set."""
     database_url = env["GONGKAI_DATABASE_URL"]
     with running_server(env, workdir, workers=args.server_workers) as server:
         connector = aiohttp.TCPConnector(limit=args.concurrency + 2)
@@ -359,7 +387,7 @@ async def measure(
             url = server.base_url + "/wechat"
             warmup = await replay(session, url, factory, WARMUP * 4, args.concurrency)
             before = await asyncio.to_thread(decision_mix, database_url)
-            run = await replay(session, url, factory, qset.questions, args.concurrency)
+            run = await replay(session, url, factory, qset.questions, args.concurrency, think_s)
             decisions = await asyncio.to_thread(decision_mix, database_url)
     decisions.subtract(before)
     lat = summarize_ms(sorted(run.latencies_ms))
@@ -367,6 +395,8 @@ async def measure(
     failures = sum(run.failures.values()) + sum(warmup.failures.values())
     return {
         "set": qset.name,
+        "mode": f"residents (think {think_s:g} s)" if think_s else "saturated (no think time)",
+        "think_s": think_s,
         "questions": len(qset.questions),
         "answered": answered,
         "concurrency": args.concurrency,
@@ -399,7 +429,8 @@ async def measure(
 def print_report(result: dict[str, Any]) -> None:
     lat = result["latency_ms"]
     print(
-        f"== {result['set']}: {result['questions']} questions, {result['concurrency']} senders, "
+        f"== {result['set']}, {result['mode']}: {result['questions']} questions, "
+        f"{result['concurrency']} senders, "
         f"{result['server_workers']} server process(es), "
         f"{'with' if result['sentence_vectors'] else 'without'} sentence vectors"
     )
@@ -446,8 +477,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=TARGET_CONCURRENCY, help="senders")
     parser.add_argument("--server-workers", type=int, default=1, help="`gongkai serve --workers`")
     parser.add_argument("--no-embeddings", action="store_true", help="lexical matching only")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=THINK_S,
+        help="mean seconds a sender reads a reply before the next question (0: saturated only)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("both", "residents", "saturated"),
+        default="both",
+        help="senders who read their replies, closed loops that saturate the server, or both",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per set")
     return parser
+
+
+def thinking(args: argparse.Namespace) -> list[float]:
+    """The think times to run: residents who read their replies, then saturating loops."""
+    modes = []
+    if args.mode in ("both", "residents") and args.think > 0:
+        modes.append(args.think)
+    if args.mode in ("both", "saturated"):
+        modes.append(0.0)
+    return modes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -469,12 +522,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 env["GONGKAI_MATCHER__EMBEDDINGS"] = "false" if args.no_embeddings else "true"
                 migrate(env, workdir)
                 import_library(env, workdir, qset.library)
-                result = asyncio.run(measure(qset, account, env, workdir, args))
-            results.append(result)
-            if args.json:
-                print(json.dumps(result, ensure_ascii=False))
-            else:
-                print_report(result)
+                for think_s in thinking(args):
+                    result = asyncio.run(measure(qset, account, env, workdir, args, think_s))
+                    results.append(result)
+                    if args.json:
+                        print(json.dumps(result, ensure_ascii=False))
+                    else:
+                        print_report(result)
     except DataMissingError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2

@@ -119,6 +119,8 @@ async def _policies(app: web.Application) -> AsyncIterator[None]:
         cache_file=settings.state_dir / "embeddings.npz",
         refresh_s=settings.matcher.refresh_s,
         bands=settings.matcher.bands(),
+        shed_at=settings.matcher.shed_at,
+        vector_budget_s=settings.matcher.vector_budget_ms / 1000,
     )
     await service.start()
     app[keys.POLICIES] = service

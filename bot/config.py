@@ -87,6 +87,25 @@ class MatcherSettings(BaseModel):
         description="largest share of question words unknown to the library for an answer",
     )
 
+    shed_at: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "questions already being matched in this process from which new ones skip the "
+            "sentence vectors (lexical matching, a quarter of the cost) so that a burst stays "
+            "inside WeChat's 5 s; 0 never sheds"
+        ),
+    )
+
+    vector_budget_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description=(
+            "longest a question waits for its sentence vector, from its arrival at the "
+            "matcher; past it the lexical result stands; 0 waits as long as it takes"
+        ),
+    )
+
     def bands(self) -> dict[str, float]:
         """The decision bands set in configuration (the calibrated ones apply otherwise)."""
         values = {

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,12 +42,21 @@ class PolicyService:
         cache_file: Path | None = None,
         refresh_s: float = 10.0,
         bands: dict[str, float] | None = None,
+        shed_at: int = 0,
+        vector_budget_s: float = 0.0,
+        embedder: Callable[[], Embedder | None] = load_embedder,
     ) -> None:
         self._repo = LibraryRepository(engine)
         self._want_vectors = embeddings
+        self._load_embedder = embedder
         self._cache_file = cache_file
         self._refresh_s = refresh_s
         self._bands = bands or {}
+        self._shed_at = shed_at
+        self._vector_budget_s = vector_budget_s
+        self._busy = 0  # questions being matched now
+        self._lexical: tuple[PolicyIndex, PolicyIndex] | None = None  # (index, its lexical view)
+        self.shed = 0  # questions matched lexically because too many were in hand
         self._index = build_index(Library())
         self._embedder: Embedder | None = None
         self._cache = EmbeddingCache()
@@ -89,12 +99,32 @@ class PolicyService:
         self._tasks.clear()
 
     async def match(self, query: str, *, top: int = 5) -> MatchResult:
+        """Match in a worker thread. A question waits at most ``vector_budget_s`` for its
+        sentence vector, and under a burst (``shed_at`` questions or more already in hand) new
+        questions are matched lexically at once: a nearly as good answer now is worth more
+        than a better one later."""
+        budget = self._vector_budget_s
+        deadline = time.monotonic() + budget if budget > 0 else None
         index = self._index  # one consistent index for the whole question
         today = local_today()
         if index.today != today:  # validity changes at local midnight, not only on imports
             index = self._index = dataclasses.replace(index, today=today)
+        if index.embedder is not None and 0 < self._shed_at <= self._busy:
+            index = self._lexical_view(index)
+            self.shed += 1
         calibration = default_calibration(index.embedder is not None, **self._bands)
-        return await asyncio.to_thread(match, index, query, top=top, calibration=calibration)
+        self._busy += 1
+        try:
+            return await asyncio.to_thread(
+                match, index, query, top=top, calibration=calibration, deadline=deadline
+            )
+        finally:
+            self._busy -= 1
+
+    def _lexical_view(self, index: PolicyIndex) -> PolicyIndex:
+        if self._lexical is None or self._lexical[0] is not index:
+            self._lexical = (index, dataclasses.replace(index, embedder=None, unit_vectors=None))
+        return self._lexical[1]
 
     async def refresh(self) -> bool:
         """Rebuild if the library changed since the current index; True if it was swapped."""
@@ -122,7 +152,7 @@ class PolicyService:
         return index
 
     async def _add_vectors(self, library: Library, revision: int) -> None:
-        embedder = await in_background(load_embedder)
+        embedder = await in_background(self._load_embedder)
         if embedder is None:
             return
         if self._cache_file is not None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from policy_index.embedding import Vectors
 from policy_index.errors import LibraryFormatError
 from policy_index.export import dump_library
 from policy_index.interchange import read_library
@@ -22,6 +27,35 @@ from policy_index.tables import PolicyRow, QAPairRow
 async def count(engine: AsyncEngine, table: type[PolicyRow] | type[QAPairRow]) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar() or 0)
+
+
+class SlowEmbedder:
+    """Deterministic vectors, ``delay`` seconds a question (e5 on a busy machine); counts the
+    questions it embeds and gives up on ones it cannot do within their timeout."""
+
+    name = "slow"
+    dim = 8
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay = delay
+        self.questions: list[str] = []
+
+    def _vectors(self, texts: Sequence[str]) -> Vectors:
+        digests = [hashlib.sha256(t.encode()).digest() for t in texts]
+        rows = [[d[k] + 1.0 for k in range(self.dim)] for d in digests]
+        v = np.asarray(rows, dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def queries(self, texts: Sequence[str], timeout: float | None = None) -> Vectors:
+        if timeout is not None and timeout < self.delay:
+            time.sleep(max(timeout, 0))
+            raise TimeoutError
+        time.sleep(self.delay)
+        self.questions.extend(texts)
+        return self._vectors(texts)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
 
 
 async def test_import_export_round_trip_and_idempotent_reimport(engine: AsyncEngine) -> None:
@@ -110,6 +144,55 @@ async def test_service_swaps_to_a_new_index_after_an_import(
         result = await service.match("低保怎么申请")
         assert result.best is not None
         assert result.best.group == "qh-b-001"
+    finally:
+        await service.stop()
+
+
+async def test_a_burst_of_questions_is_matched_lexically_beyond_the_shed_band(
+    engine: AsyncEngine,
+) -> None:
+    embedder = SlowEmbedder()
+    await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
+    service = PolicyService(engine, refresh_s=60, shed_at=2, embedder=lambda: embedder)
+    await service.start()
+    try:
+        for _ in range(200):
+            if service.index.embedder is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert service.index.embedder is not None
+        embedder.questions.clear()
+        questions = ["有啥补贴", "老人补助", "孩子补贴", "企业补贴", "看病报销", "房子补贴"]
+        results = await asyncio.gather(*(service.match(q) for q in questions))
+        assert all(r.candidates for r in results)  # every question still matched
+        assert service.shed == len(questions) - 2
+        assert len(embedder.questions) == 2  # only the two within the band were embedded
+        embedder.questions.clear()
+        await service.match("补贴有哪些")  # the burst is over: vectors again
+        assert embedder.questions == ["补贴有哪些"]
+    finally:
+        await service.stop()
+
+
+async def test_a_question_waits_for_its_vector_no_longer_than_the_budget(
+    engine: AsyncEngine,
+) -> None:
+    embedder = SlowEmbedder(delay=3.0)
+    await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
+    service = PolicyService(engine, refresh_s=60, vector_budget_s=0.05, embedder=lambda: embedder)
+    await service.start()
+    try:
+        for _ in range(200):
+            if service.index.embedder is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert service.index.embedder is not None
+        embedder.questions.clear()
+        started = time.monotonic()
+        result = await service.match("有啥补贴")
+        assert time.monotonic() - started < 1.5  # did not wait the 3 s
+        assert result.candidates  # answered lexically
+        assert embedder.questions == []
     finally:
         await service.stop()
 

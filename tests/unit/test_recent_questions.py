@@ -16,7 +16,7 @@ class CountingEmbedder:
     def __init__(self) -> None:
         self.embedded: list[str] = []
 
-    def queries(self, texts: Sequence[str]) -> Vectors:
+    def queries(self, texts: Sequence[str], timeout: float | None = None) -> Vectors:
         self.embedded.extend(texts)
         return np.asarray([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
 
