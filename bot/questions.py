@@ -119,6 +119,16 @@ class QuestionLog:
         )
         await self._batches.run(lambda conn: conn.execute(statement))
 
+    async def unresolved(self, question_id: int, openid: str) -> None:
+        """The asker found none of the options offered: the question goes to the inbox, with
+        the openid an answer needs (cleared like any other after the reply window)."""
+        statement = (
+            update(QUESTIONS)
+            .where(QUESTIONS.c.id == question_id, QUESTIONS.c.status.is_(None))
+            .values(status=OPEN, openid=openid, answered_kind=None, answered_id=None)
+        )
+        await self._batches.run(lambda conn: conn.execute(statement))
+
     async def expire_openids(self, now: datetime) -> int:
         """Clear openids that no answer could reach any more; return how many."""
         statement = (

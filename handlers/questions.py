@@ -97,6 +97,8 @@ async def on_choice(msg: TextMessage, ctx: HandlerContext) -> TextReply:
         return TextReply(texts.choice_expired(ctx.settings.conversation.memory_s // 60))
     number = parse_choice(msg.content) or 0
     shown = min(len(conversation.options), (conversation.page + 1) * PAGE_SIZE)
+    if number == texts.NONE_OF_THESE and conversation.policy_id is None:
+        return await _none_of_these(ctx, conversation)
     if not 1 <= number <= shown:
         return TextReply(texts.choice_out_of_range(shown))
     option = conversation.options[number - 1]
@@ -105,6 +107,18 @@ async def on_choice(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     if conversation.question_id is not None:
         await ctx.questions.answered(conversation.question_id, option.kind, option.id)
     return await _show(ctx, option)
+
+
+async def _none_of_these(ctx: HandlerContext, conversation: Conversation) -> TextReply:
+    """No option fits: the question joins the staff inbox, answered back in this chat."""
+    if conversation.question_id is not None:
+        await ctx.questions.unresolved(conversation.question_id, ctx.openid)
+        ctx.log.info(
+            "question sent to the unanswered inbox",
+            extra={"action": "question_unanswered", "question_id": conversation.question_id},
+        )
+    await ctx.conversations.save(ctx.openid, Conversation(), ctx.now)
+    return TextReply(texts.none_of_these(ctx.settings))
 
 
 # --- 3. follow-ups ---------------------------------------------------------------------------

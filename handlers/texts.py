@@ -207,7 +207,21 @@ def choose(numbered: Sequence[tuple[int, str]], *, first_page: bool, more: bool)
     """The numbered options of a clarification, one page of them."""
     head = "您是想问：" if first_page else "其他可能的内容："
     lines = [head, *(f"{n}. {label}" for n, label in numbered)]
+    lines.append(f"{NONE_OF_THESE}. 都不是（转工作人员答复）")
     lines.append("（回复数字；回复“更多”看其他选项）" if more else "（回复数字）")
+    return "\n".join(lines)
+
+
+NONE_OF_THESE = 0  # the option number for "none of these": the question goes to staff
+
+
+def none_of_these(settings: Settings) -> str:
+    """The resident says no option fits: the question goes to the staff inbox."""
+    lines = ["好的，您的问题已转给工作人员，答复后会在这里回复您（48 小时内有效）。"]
+    lines.append("着急的话，也可以拨打 12345 政务服务便民热线")
+    if settings.hotline.strip() != "12345":
+        lines[-1] += f"或咨询电话 {settings.hotline}"
+    lines[-1] += "。"
     return "\n".join(lines)
 
 

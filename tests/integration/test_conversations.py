@@ -82,7 +82,10 @@ async def rows(engine: AsyncEngine, query: Any) -> list[Any]:
 
 
 def options(reply: str) -> dict[int, str]:
-    return {int(n): label for n, label in OPTION.findall(reply)}
+    """The numbered options of a reply, without "0. 都不是"."""
+    found = {int(n): label for n, label in OPTION.findall(reply)}
+    found.pop(texts.NONE_OF_THESE, None)
+    return found
 
 
 def title_of(policy_id: str) -> str:
@@ -139,6 +142,21 @@ async def test_an_ambiguous_question_is_clarified_and_2_picks_the_second(
     [logged] = await rows(library_engine, select(QUESTIONS))
     assert logged.decision == "clarify"
     assert logged.answered_id is not None  # the pick is recorded on the question
+
+
+async def test_none_of_the_options_sends_the_question_to_the_inbox(
+    resident: Resident, library_engine: AsyncEngine
+) -> None:
+    reply = await resident.say("贷款")
+    assert f"\n{texts.NONE_OF_THESE}. 都不是" in reply
+    [asked] = await rows(library_engine, select(QUESTIONS))
+    assert (asked.decision, asked.status, asked.openid) == ("clarify", None, None)
+    handed_over = await resident.say("0")
+    assert handed_over.startswith("好的，您的问题已转给工作人员")
+    [logged] = await rows(library_engine, select(QUESTIONS))
+    assert (logged.status, logged.openid) == ("open", resident.openid)  # reachable for the reply
+    assert logged.answered_id is None
+    assert await resident.say("1") == texts.choice_expired(10)  # the options are closed
 
 
 async def test_more_pages_through_the_options(resident: Resident) -> None:
