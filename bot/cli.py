@@ -8,6 +8,7 @@ import asyncio
 import gc
 import json
 import multiprocessing
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.local_mode:
         prepare_local_database(settings)
         say(local_banner(settings, args.host, args.port))
+    if args.workers > 1:
+        # Each process runs its own embedding engine: share the cores between them rather
+        # than let every engine start a thread per core (they would spin against each other).
+        cores = max(1, (os.cpu_count() or 1) // args.workers)
+        os.environ.setdefault("OMP_NUM_THREADS", str(cores))
     workers = [
         multiprocessing.get_context("spawn").Process(
             target=_serve_worker,
