@@ -15,6 +15,8 @@ Data: ``../shared/data`` beside the repo (third-party and smoke sets, never copi
 Every figure is measured by calling the bot's own code (build_index, match) and timing each call
 with perf_counter. Nothing here is fitted to these sets; they are read, never tuned on.
 
+Needs the ``bench`` extra for the baseline: ``pip install -e '.[test,bench]'``.
+
     python -m bench.matching [--data ../shared/data] [--no-embeddings] [--skip-scale] [--json]
                              [--show-misses N] [--tracemalloc]
 """

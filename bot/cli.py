@@ -8,7 +8,6 @@ import asyncio
 import gc
 import json
 import multiprocessing
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,15 +90,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.local_mode:
         prepare_local_database(settings)
         say(local_banner(settings, args.host, args.port))
-    if args.workers > 1:
-        # Each process runs its own embedding engine: share the cores between them rather
-        # than let every engine start a thread per core (they would spin against each other).
-        cores = max(1, (os.cpu_count() or 1) // args.workers)
-        os.environ.setdefault("OMP_NUM_THREADS", str(cores))
     workers = [
         multiprocessing.get_context("spawn").Process(
             target=_serve_worker,
-            args=(settings, args.host, args.port),
+            args=(settings, args.host, args.port, (n, args.workers)),
             name=f"gongkai-worker-{n}",
             daemon=True,
         )
@@ -107,6 +101,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     for worker in workers:
         worker.start()
+    # Each process runs its own embedding engine: it gets its own slice of the cores rather
+    # than every engine starting a thread per core (they would spin against each other).
+    from policy_index.embedding import engine_cores
+
+    engine_cores(share=(0, args.workers))
     _run_server(settings, args.host, args.port, announce=True, shared=bool(workers))
     for worker in workers:
         worker.terminate()
@@ -147,8 +146,11 @@ def _fast_event_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def _serve_worker(settings: Settings, host: str, port: int) -> None:
+def _serve_worker(settings: Settings, host: str, port: int, share: tuple[int, int]) -> None:
     """Another process serving the same port (SO_REUSEPORT); the database is shared."""
+    from policy_index.embedding import engine_cores
+
+    engine_cores(share=share)
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     _run_server(settings, host, port, announce=False, shared=True)
 

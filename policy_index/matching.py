@@ -160,30 +160,43 @@ def _vector_signal(
     return {"vector": np.maximum(max_by_owner(cosine, index.unit_owner, len(index)), 0)}
 
 
-def _features(
-    index: PolicyIndex,
-    text: str,
-    terms: Terms,
-    pool: npt.NDArray[np.intp],
-    signals: dict[str, npt.NDArray[np.float32]],
+# Features that depend on the question and the target alone, not on the rest of the pool: each
+# is computed once per question and target, so the second (vector) pass of ``match`` only pays
+# for the targets the vector signal adds.
+_OWN = ("word_cover", "char_cover", "pinyin_cover", "fuzzy", "qa")
+
+
+def _own_features(
+    index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]
 ) -> dict[str, npt.NDArray[np.float32]]:
+    new = [t for t in pool.tolist() if t not in q.own]
+    if new:
+        plain = q.text.replace(" ", "")
+        columns = (
+            index.words.coverage(q.terms.words, new),
+            index.chars.coverage(q.terms.chars, new),
+            index.pinyin.coverage(q.terms.pinyin, new),
+            [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in new],
+            [float(index.targets[t].kind == "qa") for t in new],
+        )
+        for t, row in zip(new, zip(*columns, strict=True), strict=True):
+            q.own[t] = tuple(float(v) for v in row)
+    rows = np.asarray([q.own[t] for t in pool.tolist()], dtype=np.float32).reshape(-1, len(_OWN))
+    return {name: rows[:, i].copy() for i, name in enumerate(_OWN)}
+
+
+def _features(
+    index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]
+) -> dict[str, npt.NDArray[np.float32]]:
+    signals = q.signals
     rrf = np.zeros(len(pool), dtype=np.float32)
     for values in signals.values():
         rrf += 1.0 / (RRF_K + _ranks(values[pool]))
-    plain = text.replace(" ", "")
     vector = signals["vector"][pool] if "vector" in signals else np.zeros(len(pool), np.float32)
-    fuzzy = np.asarray(
-        [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in pool],
-        dtype=np.float32,
-    )
     return {
         "rrf": (rrf * RRF_K / max(len(signals), 1)).astype(np.float32),
-        "word_cover": index.words.coverage(terms.words, pool.tolist()),
-        "char_cover": index.chars.coverage(terms.chars, pool.tolist()),
-        "pinyin_cover": index.pinyin.coverage(terms.pinyin, pool.tolist()),
-        "fuzzy": fuzzy,
+        **_own_features(index, q, pool),
         "vector": vector,
-        "qa": np.asarray([index.targets[int(t)].kind == "qa" for t in pool], dtype=np.float32),
         "words_rel": _relative(signals["words"][pool]),
         "chars_rel": _relative(signals["chars"][pool]),
         "passages_rel": _relative(signals["passages"][pool])
@@ -218,6 +231,8 @@ class _Question:
     terms: Terms
     signals: dict[str, npt.NDArray[np.float32]]
     named: set[int]
+    own: dict[int, tuple[float, ...]] = field(default_factory=dict)  # see _own_features
+    titled: dict[int, bool] = field(default_factory=dict)  # see _named_in_pool
 
 
 def _question(index: PolicyIndex, query: str) -> _Question | None:
@@ -235,8 +250,8 @@ def _pool(index: PolicyIndex, q: _Question) -> Pool | None:
     pool = np.unique(np.concatenate([*tops, np.fromiter(q.named, np.intp)])).astype(np.intp)
     if not len(pool):
         return None
-    named = q.named | _named_in_pool(index, q.plain, pool)
-    features = _features(index, q.text, q.terms, pool, q.signals)
+    named = q.named | _named_in_pool(index, q, pool)
+    features = _features(index, q, pool)
     return Pool(q.plain, pool, features, frozenset(named), unknown_share(index, q.terms))
 
 
@@ -301,25 +316,25 @@ def _scored(
     return _decide(query, pool, candidates, calibration, top)
 
 
-def _named_in_pool(index: PolicyIndex, plain: str, pool: npt.NDArray[np.intp]) -> set[int]:
+def _named_in_pool(index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]) -> set[int]:
     """Pool policies the question names by their full 文号 or (nearly) full title."""
-    flat = plain.replace(" ", "")
-    named = set()
-    for t in pool:
-        if index.targets[int(t)].kind != "policy":
-            continue
-        number = index.numbers.get(int(t), "")
-        if len(number) >= 6 and number in flat:
-            named.add(int(t))
-            continue
-        title = index.short[int(t)][0] if index.short[int(t)] else ""
-        if (
-            len(title) >= 8
-            and len(flat) >= 0.8 * len(title)
-            and fuzz.partial_ratio(title, flat) >= 95
-        ):
-            named.add(int(t))
-    return named
+    flat = q.plain.replace(" ", "")
+    for t in pool.tolist():
+        if t not in q.titled:
+            q.titled[t] = _names(index, flat, t)
+    return {t for t in pool.tolist() if q.titled[t]}
+
+
+def _names(index: PolicyIndex, flat: str, t: int) -> bool:
+    if index.targets[t].kind != "policy":
+        return False
+    number = index.numbers.get(t, "")
+    if len(number) >= 6 and number in flat:
+        return True
+    title = index.short[t][0] if index.short[t] else ""
+    return (
+        len(title) >= 8 and len(flat) >= 0.8 * len(title) and fuzz.partial_ratio(title, flat) >= 95
+    )
 
 
 def rank_candidates(
