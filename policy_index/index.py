@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -73,7 +73,8 @@ class PolicyIndex:
     unit_vectors: Vectors | None
     embedder: Embedder | None
     aliases: tuple[tuple[str, str], ...]  # (normalised alias, normalised canonical), longest first
-    alias_sounds: tuple[tuple[tuple[str, ...], str], ...]  # (pinyin of alias, alias)
+    # pinyin of an alias → the aliases that sound so, by number of syllables
+    alias_sounds: dict[int, dict[tuple[str, ...], tuple[str, ...]]]
     term_sounds: dict[tuple[str, ...], str]  # pinyin of a library term (3+ characters) → term
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
     numbers: dict[int, str]  # target → its compact normalised 文号
@@ -236,7 +237,7 @@ def build_index(
         embedder=embedder if vectors is not None else None,
         aliases=tuple(alias_pairs),
         term_sounds=term_sounds,
-        alias_sounds=tuple(
+        alias_sounds=_by_sound(
             (sound[:-1], alias)
             for alias, _ in alias_pairs
             if len(alias) >= 2 and len(sound := syllables(alias)) == len(alias) + 1
@@ -248,6 +249,16 @@ def build_index(
         built_in_s=time.perf_counter() - started,
         today=today or local_today(),
     )
+
+
+def _by_sound(
+    pairs: Iterable[tuple[tuple[str, ...], str]],
+) -> dict[int, dict[tuple[str, ...], tuple[str, ...]]]:
+    out: dict[int, dict[tuple[str, ...], tuple[str, ...]]] = {}
+    for sound, alias in pairs:
+        same = out.setdefault(len(sound), {})
+        same[sound] = (*same.get(sound, ()), alias)
+    return out
 
 
 def max_by_owner(

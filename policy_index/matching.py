@@ -65,7 +65,12 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     """Append the canonical term of every alias the text contains, also when it is typed with
     a homophone (低宝 → 低保 → 最低生活保障); longest aliases first."""
     sound = syllables(text)
-    heard = {alias for pinyin, alias in index.alias_sounds if _contains(sound, pinyin)}
+    heard = {
+        alias
+        for n, sounds in index.alias_sounds.items()
+        for i in range(len(sound) - n + 1)
+        for alias in sounds.get(sound[i : i + n], ())
+    }
     added = [t for t in _heard_terms(index, sound) if t not in text]
     for alias, canonical in index.aliases:
         if alias in text or alias in heard:
@@ -84,14 +89,6 @@ def _heard_terms(index: PolicyIndex, sound: tuple[str, ...]) -> list[str]:
             if term is not None and term not in found:
                 found.append(term)
     return found
-
-
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    n = len(needle)
-    first = needle[0]
-    return any(
-        haystack[i] == first and haystack[i : i + n] == needle for i in range(len(haystack) - n + 1)
-    )
 
 
 def named_by_number(index: PolicyIndex, text: str) -> list[int]:
