@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from policy_index.calibration import LEXICAL, Calibration, default_calibration
 from policy_index.index import PolicyIndex, compact, max_by_owner
 from policy_index.normalise import normalise
-from policy_index.tokenise import syllables
+from policy_index.tokenise import syllables_and_characters
 
 POOL_PER_SIGNAL = 30
 RRF_K = 60
@@ -63,15 +63,19 @@ class MatchResult:
 
 def expand_aliases(index: PolicyIndex, text: str) -> str:
     """Append the canonical term of every alias the text contains, also when it is typed with
-    a homophone (低宝 → 低保 → 最低生活保障); longest aliases first."""
-    sound = syllables(text)
+    a homophone (低宝 → 低保 → 最低生活保障); longest aliases first.
+
+    Characters that are a word of their own are taken as meant, never as a homophone of an
+    alias or a library term: 救济 is not a mistyped 救急."""
+    sound, chars = syllables_and_characters(text)
     heard = {
         alias
         for n, sounds in index.alias_sounds.items()
         for i in range(len(sound) - n + 1)
         for alias in sounds.get(sound[i : i + n], ())
+        if not index.tokeniser.is_word("".join(chars[i : i + n]))
     }
-    added = [t for t in _heard_terms(index, sound) if t not in text]
+    added = [t for t in _heard_terms(index, sound, chars) if t not in text]
     for alias, canonical in index.aliases:
         if alias in text or alias in heard:
             for term in (alias, canonical):
@@ -80,13 +84,17 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     return text if not added else text + " " + " ".join(added)
 
 
-def _heard_terms(index: PolicyIndex, sound: tuple[str, ...]) -> list[str]:
+def _heard_terms(index: PolicyIndex, sound: tuple[str, ...], chars: tuple[str, ...]) -> list[str]:
     """Library terms the question says with other characters of the same sound (免审即享)."""
     found: list[str] = []
     for n in range(3, 9):
         for i in range(len(sound) - n + 1):
             term = index.term_sounds.get(sound[i : i + n])
-            if term is not None and term not in found:
+            if (
+                term is not None
+                and term not in found
+                and not index.tokeniser.is_word("".join(chars[i : i + n]))
+            ):
                 found.append(term)
     return found
 

@@ -117,6 +117,10 @@ class Tokeniser:
         for term in self.domain_terms:
             self._jieba.add_word(term, freq=DOMAIN_FREQ)
 
+    def is_word(self, text: str) -> bool:
+        """Whether ``text`` is a word of the dictionary (jieba's or the library's)."""
+        return int(self._jieba.FREQ.get(text, 0)) > 0
+
     def words(self, text: str) -> list[str]:
         out: list[str] = []
         for run in _CJK.findall(text):
@@ -156,6 +160,19 @@ def syllables(text: str) -> tuple[str, ...]:
         if _HAN.match(run):
             out.extend((*_syllables(run), "|"))
     return tuple(out)
+
+
+def syllables_and_characters(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``syllables(text)`` and, aligned with it, the character each syllable was read from
+    ("" where a run's reading does not align character by character)."""
+    sounds: list[str] = []
+    chars: list[str] = []
+    for run in _CJK.findall(text):
+        if _HAN.match(run):
+            read = _syllables(run)
+            sounds.extend((*read, "|"))
+            chars.extend((*(run if len(read) == len(run) else [""] * len(read)), "|"))
+    return tuple(sounds), tuple(chars)
 
 
 def domain_terms(phrases: Sequence[str], aliases: Iterable[str], topics: Iterable[str]) -> set[str]:
