@@ -101,20 +101,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     for worker in workers:
         worker.start()
-    # Each process runs its own embedding engine: it gets its own slice of the cores rather
-    # than every engine starting a thread per core (they would spin against each other).
-    from policy_index.embedding import engine_cores
-
-    engine_cores(share=(0, args.workers))
-    _run_server(settings, args.host, args.port, announce=True, shared=bool(workers))
+    _run_server(settings, args.host, args.port, announce=True, share=(0, args.workers))
     for worker in workers:
         worker.terminate()
         worker.join(timeout=10)
     return 0
 
 
-def _run_server(settings: Settings, host: str, port: int, *, announce: bool, shared: bool) -> None:
+def _run_server(
+    settings: Settings, host: str, port: int, *, announce: bool, share: tuple[int, int]
+) -> None:
+    """Serve as process ``share[0]`` of ``share[1]`` on one port (SO_REUSEPORT when several)."""
     from bot.app import create_app
+    from policy_index.embedding import engine_cores
+
+    # Each process runs its own embedding engine: it gets its own slice of the cores rather
+    # than every engine starting a thread per core (they would spin against each other).
+    engine_cores(share=share)
 
     _fast_event_loop()
     app = create_app(settings)
@@ -124,7 +127,7 @@ def _run_server(settings: Settings, host: str, port: int, *, announce: bool, sha
         host=host,
         port=port,
         access_log=None,
-        reuse_port=shared or None,
+        reuse_port=share[1] > 1 or None,
         print=(lambda text: say(text.strip())) if announce else None,
     )
 
@@ -148,11 +151,8 @@ def _fast_event_loop() -> None:
 
 def _serve_worker(settings: Settings, host: str, port: int, share: tuple[int, int]) -> None:
     """Another process serving the same port (SO_REUSEPORT); the database is shared."""
-    from policy_index.embedding import engine_cores
-
-    engine_cores(share=share)
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
-    _run_server(settings, host, port, announce=False, shared=True)
+    _run_server(settings, host, port, announce=False, share=share)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

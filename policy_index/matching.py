@@ -73,7 +73,7 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
         for n, sounds in index.alias_sounds.items()
         for i in range(len(sound) - n + 1)
         for alias in sounds.get(sound[i : i + n], ())
-        if not index.tokeniser.is_word("".join(chars[i : i + n]))
+        if not _typed_a_word(index, chars, i, n)
     }
     added = [t for t in _heard_terms(index, sound, chars) if t not in text]
     for alias, canonical in index.aliases:
@@ -90,13 +90,14 @@ def _heard_terms(index: PolicyIndex, sound: tuple[str, ...], chars: tuple[str, .
     for n in range(3, 9):
         for i in range(len(sound) - n + 1):
             term = index.term_sounds.get(sound[i : i + n])
-            if (
-                term is not None
-                and term not in found
-                and not index.tokeniser.is_word("".join(chars[i : i + n]))
-            ):
+            if term is not None and term not in found and not _typed_a_word(index, chars, i, n):
                 found.append(term)
     return found
+
+
+def _typed_a_word(index: PolicyIndex, chars: tuple[str, ...], i: int, n: int) -> bool:
+    """Whether the ``n`` characters typed from ``i`` are a word of their own (then meant)."""
+    return index.tokeniser.is_word("".join(chars[i : i + n]))
 
 
 def named_by_number(index: PolicyIndex, text: str) -> list[int]:
@@ -324,10 +325,13 @@ def _scored(
 def _named_in_pool(index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]) -> set[int]:
     """Pool policies the question names by their full 文号 or (nearly) full title."""
     flat = q.plain.replace(" ", "")
+    named = set()
     for t in pool.tolist():
         if t not in q.titled:
             q.titled[t] = _names(index, flat, t)
-    return {t for t in pool.tolist() if q.titled[t]}
+        if q.titled[t]:
+            named.add(t)
+    return named
 
 
 def _names(index: PolicyIndex, flat: str, t: int) -> bool:

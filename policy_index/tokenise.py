@@ -155,11 +155,7 @@ class Tokeniser:
 
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin of the CJK runs, runs separated by "|" (so matches never span them)."""
-    out: list[str] = []
-    for run in _CJK.findall(text):
-        if _HAN.match(run):
-            out.extend((*_syllables(run), "|"))
-    return tuple(out)
+    return syllables_and_characters(text)[0]
 
 
 def syllables_and_characters(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
