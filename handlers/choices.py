@@ -3,7 +3,8 @@
 Pure functions. Options are distinct *groups* (a policy with its Q&A pairs is one thing for the
 user), each represented by its best candidate: a Q&A pair when a stored question fits best,
 else the policy. Only candidates the matcher found worth a choice (at or above its calibrated
-*clarify* band) are offered; for a "nothing found" reply, weaker ones above half that band are
+*clarify* band, or as likely as the best one within the margin a direct answer needs) are
+offered; for a "nothing found" reply, weaker ones above half that band are
 offered as related topics. Repealed or lapsed policies never appear here: the matcher has
 already replaced them by their current version unless the user named them.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.conversations import Option
-from policy_index.calibration import default_calibration
+from policy_index.calibration import Calibration, default_calibration
 from policy_index.index import PolicyIndex
 from policy_index.matching import Candidate, MatchResult
 from policy_index.model import Library
@@ -27,7 +28,12 @@ OVERVIEW = "overview"  # the facet option that shows the whole answer card
 
 def clarify_band(index: PolicyIndex, settings: Settings) -> float:
     """The matcher's clarify band as the service applies it (fitted, or set in configuration)."""
-    return default_calibration(index.embedder is not None, **settings.matcher.bands()).clarify
+    return bands(index, settings).clarify
+
+
+def bands(index: PolicyIndex, settings: Settings) -> Calibration:
+    """The matcher's decision bands as the service applies them."""
+    return default_calibration(index.embedder is not None, **settings.matcher.bands())
 
 
 def _option(candidate: Candidate) -> Option:
@@ -47,9 +53,13 @@ def _by_group(candidates: tuple[Candidate, ...], floor: float, limit: int) -> tu
     return tuple(options)
 
 
-def choice_options(result: MatchResult, band: float) -> tuple[Option, ...]:
-    """What to offer for a ``clarify`` decision, best first."""
-    return _by_group(result.candidates, band, MAX_OPTIONS)
+def choice_options(result: MatchResult, band: float, margin: float = 0.0) -> tuple[Option, ...]:
+    """What to offer for a ``clarify`` decision, best first: the candidates at or above the
+    clarify band, and also any within ``margin`` (the least lead of a direct answer) of the
+    best one: the matcher cannot tell those apart from it ("贷款" asks about every loan)."""
+    best = result.candidates[0].score if result.candidates else 0.0
+    floor = min(band, best - margin) if margin > 0 else band
+    return _by_group(result.candidates, floor, MAX_OPTIONS)
 
 
 def related_options(result: MatchResult, band: float) -> tuple[Option, ...]:

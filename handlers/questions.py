@@ -33,6 +33,7 @@ from handlers.choices import (
     MAX_CANDIDATES,
     OVERVIEW,
     PAGE_SIZE,
+    bands,
     choice_options,
     clarify_band,
     facet_options,
@@ -176,7 +177,8 @@ async def on_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 
 async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     library = _library(ctx)
-    options = choice_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    applied = bands(ctx.policies.index, ctx.settings)
+    options = choice_options(result, applied.clarify, applied.margin)
     if not options:  # the bands changed between matching and now (a configuration reload)
         return await _nothing_found(ctx, msg, result)
     policy_id = single_policy(result, options)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from policy_index.bm25 import BM25
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors
@@ -69,6 +70,10 @@ class PolicyIndex:
     passage_owner: npt.NDArray[np.int32]
     units: tuple[Unit, ...]
     short: tuple[tuple[str, ...], ...]  # per target: title/aliases or question/similar
+    # The same short texts as IDF-weighted words (rows; a policy title by its subject, see
+    # ``title_subject``), target t owning rows short_rows[t]:short_rows[t + 1]
+    short_words: sparse.csr_matrix
+    short_rows: npt.NDArray[np.int64]
     unit_owner: npt.NDArray[np.int32]
     unit_vectors: Vectors | None
     embedder: Embedder | None
@@ -118,6 +123,39 @@ def _passages(text: str) -> list[str]:
         if start + PASSAGE_CHARS >= len(text):
             return out
         start += PASSAGE_STRIDE
+
+
+def title_subject(title: str) -> str:
+    """What an official title is about: the words after its issuers and "关于" (发文机关 + 关于 +
+    事由 + 文种), or the whole title when it has no "关于"."""
+    at = title.find("关于")
+    return title[at + 2 :] if at >= 0 and len(title) - at > 4 else title
+
+
+def _short_words(
+    tokeniser: Tokeniser, words: BM25, c: _Collected
+) -> tuple[sparse.csr_matrix, npt.NDArray[np.int64]]:
+    rows: list[int] = []
+    cols: list[int] = []
+    starts = [0]
+    n = 0
+    for target, short in zip(c.targets, c.short, strict=True):
+        for k, text in enumerate(short):
+            if k == 0 and target.kind == "policy":
+                text = title_subject(text)
+            found = (words.vocabulary.get(w) for w in tokeniser.words(text) if len(w) >= 2)
+            ids = {i for i in found if i is not None}
+            rows.extend([n] * len(ids))
+            cols.extend(ids)
+            n += 1
+        starts.append(n)
+    col = np.asarray(cols, dtype=np.int32)
+    matrix = sparse.csr_matrix(
+        (words.idf[col], (np.asarray(rows, dtype=np.int32), col)),
+        shape=(n, len(words.vocabulary)),
+        dtype=np.float32,
+    )
+    return matrix, np.asarray(starts, dtype=np.int64)
 
 
 def _opening(summary: str) -> str:
@@ -208,6 +246,8 @@ def build_index(
         if 3 <= len(term) <= 8 and len(sound := syllables(term)) == len(term) + 1
     }
     joined = [" ".join(docs) for docs in c.docs]
+    words = BM25.build([tokeniser.words(d) for d in joined])
+    short_words, short_rows = _short_words(tokeniser, words, c)
     vectors = None
     if embedder is not None and c.units:
         store = cache if cache is not None else EmbeddingCache()
@@ -221,7 +261,7 @@ def build_index(
         library=library,
         targets=tuple(c.targets),
         tokeniser=tokeniser,
-        words=BM25.build([tokeniser.words(d) for d in joined]),
+        words=words,
         chars=BM25.build([tokeniser.chars(d) for d in joined]),
         pinyin=BM25.build([[s for t in short for s in tokeniser.pinyin(t)] for short in c.short]),
         passages=(
@@ -232,6 +272,8 @@ def build_index(
         passage_owner=np.asarray(c.passage_owner, dtype=np.int32),
         units=tuple(c.units),
         short=tuple(tuple(s.replace(" ", "") for s in short) for short in c.short),
+        short_words=short_words,
+        short_rows=short_rows,
         unit_owner=np.asarray([u.target for u in c.units], dtype=np.int32),
         unit_vectors=vectors,
         embedder=embedder if vectors is not None else None,

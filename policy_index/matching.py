@@ -169,7 +169,7 @@ def _vector_signal(
 # Features that depend on the question and the target alone, not on the rest of the pool: each
 # is computed once per question and target, so the second (vector) pass of ``match`` only pays
 # for the targets the vector signal adds.
-_OWN = ("word_cover", "char_cover", "pinyin_cover", "fuzzy", "qa")
+_OWN = ("word_cover", "char_cover", "pinyin_cover", "fuzzy", "qa", "title_cover")
 
 
 def _own_features(
@@ -184,11 +184,36 @@ def _own_features(
             index.pinyin.coverage(q.terms.pinyin, new),
             [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in new],
             [float(index.targets[t].kind == "qa") for t in new],
+            title_cover(index, q.terms.words, new),
         )
         for t, row in zip(new, zip(*columns, strict=True), strict=True):
             q.own[t] = tuple(float(v) for v in row)
     rows = np.asarray([q.own[t] for t in pool.tolist()], dtype=np.float32).reshape(-1, len(_OWN))
     return {name: rows[:, i].copy() for i, name in enumerate(_OWN)}
+
+
+def title_cover(index: PolicyIndex, words: list[str], targets: list[int]) -> list[float]:
+    """For each target, the largest share of one of its short texts (a policy title's subject,
+    an alias, a Q&A question) that the question's words cover, IDF-weighted. Low when the
+    candidate is about something the question never mentions: 不动产登记 for a question
+    about 结婚登记."""
+    rows = index.short_rows
+    at = np.asarray(targets, dtype=np.int64)
+    starts, ends = rows[at], rows[at + 1]
+    lengths = ends - starts
+    if not len(at) or not lengths.sum():
+        return [0.0] * len(targets)
+    # every row of every target, in target order
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    picked = index.short_words[offsets + np.arange(int(lengths.sum()))]
+    total = np.asarray(picked.sum(axis=1)).ravel()
+    asked = sorted({i for w in words if (i := index.words.vocabulary.get(w)) is not None})
+    found = np.asarray(picked[:, asked].sum(axis=1)).ravel() if asked else np.zeros(len(total))
+    share = np.divide(found, total, out=np.zeros(len(total)), where=total > 0)
+    out = np.zeros(len(at))
+    has = lengths > 0
+    out[has] = np.maximum.reduceat(share, (np.cumsum(lengths) - lengths)[has])
+    return out.tolist()
 
 
 def _features(

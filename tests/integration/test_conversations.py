@@ -135,7 +135,7 @@ async def test_an_ambiguous_question_is_clarified_and_2_picks_the_second(
     reply = await resident.say("贷款")
     assert reply.startswith("您是想问：")
     offered = options(reply)
-    assert list(offered) == [1, 2, 3]
+    assert list(offered)[:2] == [1, 2]  # several loan policies, numbered from 1
     assert not NOT_IN_FORCE & {label.strip("《》") for label in offered.values()}
     picked = await resident.say("2")
     assert picked.startswith((offered[2], "问：" + offered[2]))
