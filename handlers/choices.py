@@ -3,10 +3,11 @@
 Pure functions. Options are distinct *groups* (a policy with its Q&A pairs is one thing for the
 user), each represented by its best candidate: a Q&A pair when a stored question fits best,
 else the policy. Only candidates the matcher found worth a choice (at or above its calibrated
-*clarify* band, or as likely as the best one within the margin a direct answer needs) are
-offered; for a "nothing found" reply, weaker ones above half that band are
-offered as related topics. Repealed or lapsed policies never appear here: the matcher has
-already replaced them by their current version unless the user named them.
+*clarify* band, or as likely as the best one within the margin a direct answer needs, or
+above half that band with a title or stored question that holds the whole question) are
+offered; for a "nothing found" reply, weaker ones above half that band are offered as related
+topics. Repealed or lapsed policies never appear here: the matcher has already replaced them
+by their current version unless the user named them.
 """
 
 from __future__ import annotations
@@ -40,11 +41,17 @@ def _option(candidate: Candidate) -> Option:
     return Option("qa" if candidate.kind == "qa" else "policy", candidate.id)
 
 
-def _by_group(candidates: tuple[Candidate, ...], floor: float, limit: int) -> tuple[Option, ...]:
+def _by_group(
+    candidates: tuple[Candidate, ...], floor: float, limit: int, *, covering: float = 1.0
+) -> tuple[Option, ...]:
+    """Up to ``limit`` groups scoring at least ``floor`` (``covering`` for a candidate whose
+    title or question holds the whole question)."""
     seen: set[str] = set()
     options: list[Option] = []
     for candidate in candidates:
-        if candidate.score < floor or candidate.group in seen:
+        if candidate.group in seen or candidate.score < (
+            min(floor, covering) if candidate.covers else floor
+        ):
             continue
         seen.add(candidate.group)
         options.append(_option(candidate))
@@ -55,11 +62,12 @@ def _by_group(candidates: tuple[Candidate, ...], floor: float, limit: int) -> tu
 
 def choice_options(result: MatchResult, band: float, margin: float = 0.0) -> tuple[Option, ...]:
     """What to offer for a ``clarify`` decision, best first: the candidates at or above the
-    clarify band, and also any within ``margin`` (the least lead of a direct answer) of the
-    best one: the matcher cannot tell those apart from it ("贷款" asks about every loan)."""
+    clarify band, any within ``margin`` (the least lead of a direct answer) of the best one,
+    and any from half the band whose title or question holds the whole question: the matcher
+    cannot tell those apart ("贷款" asks about every loan, "补贴" about every subsidy)."""
     best = result.candidates[0].score if result.candidates else 0.0
     floor = min(band, best - margin) if margin > 0 else band
-    return _by_group(result.candidates, floor, MAX_OPTIONS)
+    return _by_group(result.candidates, floor, MAX_OPTIONS, covering=band / 2)
 
 
 def related_options(result: MatchResult, band: float) -> tuple[Option, ...]:

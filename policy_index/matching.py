@@ -4,7 +4,8 @@ Pipeline: normalise → alias expansion → named-document shortcut (文号 or f
 candidate generators (BM25 over words, characters and pinyin; sentence vectors when available;
 long bodies by passage) → reciprocal-rank fusion → a transparent linear rerank of the pool →
 validity (repealed or lapsed policies give way to their replacement unless the user named
-them) → a calibrated confidence and the margin to the best *other* policy decide.
+them) → a calibrated confidence and the margin to the best *other* policy decide; a question
+whose every word is in the titles of several policies is broad, and offered as a choice.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -45,6 +47,7 @@ class Candidate:
     score: float  # calibrated probability that this is what the user wants
     named: bool = False  # the user named this policy (文号 or title)
     replaced: str | None = None  # an old policy this one replaces, if it took its place
+    covers: bool = False  # one of its short texts holds every word of the question
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ class Pool:
     features: dict[str, npt.NDArray[np.float32]]
     named: frozenset[int]
     unknown: float = 0.0  # share of the question's words the library never uses
+    asked: tuple[str, ...] = ()  # the question's own words (no aliases), see ``covering``
 
 
 @dataclass
@@ -262,6 +266,7 @@ class _Question:
     terms: Terms
     signals: dict[str, npt.NDArray[np.float32]]
     named: set[int]
+    asked: tuple[str, ...]  # the user's own words, before alias expansion
     own: dict[int, tuple[float, ...]] = field(default_factory=dict)  # see _own_features
     titled: dict[int, bool] = field(default_factory=dict)  # see _named_in_pool
 
@@ -273,7 +278,8 @@ def _question(index: PolicyIndex, query: str) -> _Question | None:
     text = expand_aliases(index, plain)
     terms = Terms.of(index, text)
     named = set(named_by_number(index, compact(query)))
-    return _Question(plain, text, terms, _lexical_signals(index, terms), named)
+    asked = tuple(dict.fromkeys(index.tokeniser.words(plain)))
+    return _Question(plain, text, terms, _lexical_signals(index, terms), named, asked)
 
 
 def _pool(index: PolicyIndex, q: _Question) -> Pool | None:
@@ -283,7 +289,8 @@ def _pool(index: PolicyIndex, q: _Question) -> Pool | None:
         return None
     named = q.named | _named_in_pool(index, q, pool)
     features = _features(index, q, pool)
-    return Pool(q.plain, pool, features, frozenset(named), unknown_share(index, q.terms))
+    unknown = unknown_share(index, q.terms)
+    return Pool(q.plain, pool, features, frozenset(named), unknown, q.asked)
 
 
 def candidate_pool(index: PolicyIndex, query: str, *, vectors: bool = True) -> Pool | None:
@@ -343,8 +350,8 @@ def _scored(
     if pool is None:
         return MatchResult(query, q.plain, Decision.NONE, ())
     probability = calibration.probability(pool.features)
-    candidates = rank_candidates(index, pool.targets, probability, set(pool.named))
-    return _decide(query, pool, candidates, calibration, top)
+    ranked = rank_candidates(index, pool.targets, probability, set(pool.named))
+    return _decide(query, pool, covering(index, pool.asked, ranked), calibration, top)
 
 
 def _named_in_pool(index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]) -> set[int]:
@@ -409,6 +416,61 @@ def _current_replacement(index: PolicyIndex, policy_id: str) -> str | None:
     return None
 
 
+def covering(
+    index: PolicyIndex, asked: Sequence[str], candidates: list[Candidate]
+) -> list[Candidate]:
+    """The candidates, each marked when one of its short texts (title, alias, Q&A question)
+    holds every word the user typed: "补贴" is held by every subsidy's title, "公积金" by the
+    withdrawal and the loan rules alike. A question held by several is broad, not unclear."""
+    if not asked:
+        return candidates
+    return [
+        replace(c, covers=True)
+        if any(all(w in s for w in asked) for s in index.short[c.target])
+        else c
+        for c in candidates
+    ]
+
+
+def decide(
+    calibration: Calibration,
+    *,
+    score: float,
+    margin: float,
+    unknown: float,
+    named: bool = False,
+    broad: Sequence[float] = (),
+) -> Decision:
+    """The decision for the best candidate's confidence, its lead over the best candidate of
+    another policy, and the share of unknown words. ``broad`` holds the confidence of each
+    policy whose short texts hold the whole question: when two of them are worth offering,
+    the question names a topic they share ("公积金": withdrawal or loan?) and the user chooses,
+    however sure the best one looks; one that holds it is offered from half the clarify band
+    (where it would otherwise be only a related topic), as "补贴" asks about every subsidy."""
+    if named:
+        return Decision.ANSWER
+    shared = sum(p >= calibration.clarify for p in broad) >= 2
+    if (
+        not shared
+        and score >= calibration.answer
+        and margin >= calibration.margin
+        and unknown <= calibration.unknown
+    ):
+        return Decision.ANSWER
+    if score >= calibration.clarify or any(p >= calibration.clarify / 2 for p in broad):
+        return Decision.CLARIFY
+    return Decision.NONE
+
+
+def broad_groups(candidates: Sequence[Candidate]) -> tuple[float, ...]:
+    """The best confidence of each policy (with its Q&A pairs) that holds the whole question."""
+    best: dict[str, float] = {}
+    for c in candidates:
+        if c.covers and math.isfinite(c.score):
+            best[c.group] = max(best.get(c.group, 0.0), c.score)
+    return tuple(best.values())
+
+
 def _decide(
     query: str,
     pool: Pool,
@@ -421,16 +483,14 @@ def _decide(
     first = candidates[0]
     runner_up = next((c for c in candidates[1:] if c.group != first.group), None)
     margin = first.score - (runner_up.score if runner_up else 0.0)
-    if first.named or (
-        first.score >= calibration.answer
-        and margin >= calibration.margin
-        and pool.unknown <= calibration.unknown
-    ):
-        decision = Decision.ANSWER
-    elif first.score >= calibration.clarify:
-        decision = Decision.CLARIFY
-    else:
-        decision = Decision.NONE
+    decision = decide(
+        calibration,
+        score=first.score,
+        margin=margin,
+        unknown=pool.unknown,
+        named=first.named,
+        broad=broad_groups(candidates),
+    )
     kept = [c for c in candidates if math.isfinite(c.score)][:top]
     features = {k: v.tolist() for k, v in pool.features.items()}
     return MatchResult(query, pool.plain, decision, tuple(kept), margin, features)

@@ -125,10 +125,40 @@ def test_configured_bands_override_the_calibrated_ones() -> None:
     from policy_index.calibration import default_calibration
 
     strict = default_calibration(False, answer=0.999, clarify=0.998)
-    result = match(sample_index(), "公积金怎么提取", calibration=strict)
+    result = match(sample_index(), "提取住房公积金需要啥手续", calibration=strict)
     assert result.decision is Decision.NONE
     assert result.candidates  # still ranked, just not confident enough to answer
     assert default_calibration(False).answer < 0.999
+    assert match(sample_index(), "提取住房公积金需要啥手续").decision is Decision.ANSWER
+    # a stored question that holds the whole question is still offered, never answered
+    held = match(sample_index(), "公积金怎么提取", calibration=strict)
+    assert held.decision is Decision.CLARIFY
+    assert held.candidates[0].group == "qh-a-025"
+
+
+def groups(query: str) -> list[str]:
+    result = match(sample_index(), query, top=15)
+    return list(dict.fromkeys(c.group for c in result.candidates if c.covers))
+
+
+def test_a_topic_many_titles_share_is_offered_as_a_choice() -> None:
+    """One word that heads many policies' titles ("补贴") scores low against each of them,
+    yet the user is offered them to choose from, not told nothing was found."""
+    result = match(sample_index(), "补贴", top=15)
+    assert result.decision is Decision.CLARIFY
+    held = [sample_index().short[c.target] for c in result.candidates if c.covers]
+    assert len({c.group for c in result.candidates if c.covers}) >= 5
+    assert all(any("补贴" in text for text in texts) for texts in held)
+
+
+def test_a_word_two_policies_are_named_by_is_not_answered_with_one() -> None:
+    """ "公积金" heads both the withdrawal and the loan rules: the user chooses."""
+    result = match(sample_index(), "公积金", top=15)
+    assert result.decision is Decision.CLARIFY
+    assert {"qh-a-025", "qh-a-027"} <= set(groups("公积金"))
+    # naming one of them is answered
+    assert match(sample_index(), "公积金贷款").decision is Decision.ANSWER
+    assert top("公积金贷款") in {"qh-a-027", "qh-a-027-qa1", "qh-a-027-qa2"}
 
 
 def test_sentence_vectors_bring_paraphrases_together() -> None:
