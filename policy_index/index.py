@@ -27,7 +27,7 @@ from policy_index.embedding import Embedder, EmbeddingCache, Vectors
 from policy_index.lexicon import COLLOQUIAL
 from policy_index.model import Library, Policy, QAPair
 from policy_index.normalise import normalise
-from policy_index.tokenise import Tokeniser, domain_terms, syllables
+from policy_index.tokenise import STOP_CHARS, Tokeniser, domain_terms, syllables
 
 PASSAGE_CHARS = 220
 PASSAGE_STRIDE = 160
@@ -143,7 +143,7 @@ def _short_words(
         for k, text in enumerate(short):
             if k == 0 and target.kind == "policy":
                 text = title_subject(text)
-            found = (words.vocabulary.get(w) for w in tokeniser.words(text) if len(w) >= 2)
+            found = (words.vocabulary.get(w) for w in tokeniser.words(text) if w not in STOP_CHARS)
             ids = {i for i in found if i is not None}
             rows.extend([n] * len(ids))
             cols.extend(ids)
