@@ -11,10 +11,12 @@ once, in all three forms of the library, as questions on a new library's policie
             and at most 5 % of out-of-scope questions are answered;
 * clarify — the lowest confidence that still leaves ≥ 60 % of out-of-scope questions at "none".
 
-It prints the fitted values as Python to paste into policy_index/calibration.py, and the
-cross-validated figures. Two fits: with sentence vectors, and lexical only.
+It prints the fitted values as Python to paste into policy_index/calibration.py, the
+cross-validated figures, and the figures of the fitted calibration on held-out questions
+(tests/data/holdout_questions.jsonl: 120 questions written afterwards, without sight of the
+development set, never used to fit anything). Two fits: with sentence vectors, and lexical only.
 
-    python -m bench.calibrate [--library FILE] [--questions FILE] [--lexical-only]
+    python -m bench.calibrate [--library FILE] [--questions FILE] [--holdout FILE] [--lexical-only]
 """
 
 from __future__ import annotations
@@ -353,10 +355,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--library", type=Path, default=ROOT / "policy_index/sample/library.jsonl")
     parser.add_argument("--questions", type=Path, default=ROOT / "tests/data/dev_questions.jsonl")
+    parser.add_argument("--holdout", type=Path, default=ROOT / "tests/data/holdout_questions.jsonl")
     parser.add_argument("--lexical-only", action="store_true")
     args = parser.parse_args()
     library = read_library([args.library])
     items = read_labelled(args.questions)
+    holdout = read_labelled(args.holdout) if args.holdout.exists() else []
     runs: list[tuple[str, Embedder | None]] = [("LEXICAL", None)]
     if not args.lexical_only:
         runs.append(("WITH_VECTORS", load_embedder()))
@@ -380,6 +384,9 @@ def main() -> None:
             f"# cross-validated on {n} questions (full, policies-only, long documents): "
             f"{json.dumps(figs)}"
         )
+        if holdout:
+            unseen = figures(score(indexed[0][0], collect(indexed[0][0], holdout), cal), cal)
+            print(f"# held out ({args.holdout.name}, never fitted on): {json.dumps(unseen)}")
         sure = ""
         if name == "WITH_VECTORS" and "LEXICAL" in fitted:
             lexical_cal, lexical_held = fitted["LEXICAL"]

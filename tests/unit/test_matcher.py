@@ -15,6 +15,7 @@ from policy_index.matching import Decision, Terms, expand_aliases, match, title_
 from policy_index.model import Library, QAPair
 from policy_index.normalise import normalise
 
+HOLDOUT = Path(__file__).resolve().parent.parent / "data" / "holdout_questions.jsonl"
 DEV = Path(__file__).resolve().parent.parent / "data" / "dev_questions.jsonl"
 
 
@@ -111,6 +112,25 @@ def test_quality_floor_on_our_development_questions() -> None:
     assert figures["recall_at_3"] >= 0.96
     assert figures["answer_accuracy"] >= 0.92
     assert figures["oos_not_answered"] >= 0.80
+
+
+def test_quality_on_questions_written_after_the_fit() -> None:
+    """tests/data/holdout_questions.jsonl was written without sight of the development set and
+    is never fitted on: colloquial, typo, traditional, voice-like, short and enterprise
+    questions, and 20 out of scope (14 of them near misses such as 独生子女父母奖励费)."""
+    items = read_labelled(HOLDOUT)
+    index = sample_index()
+    outcomes = [
+        Outcome(r.decision.value, [c.id for c in r.candidates])
+        for r in (match(index, i.query) for i in items)
+    ]
+    figures = evaluate(items, outcomes).figures()
+    # Lexical path, December 2026: R@1 0.94, R@3 0.98, direct answers 98.7 % right, 16 of the
+    # 20 out-of-scope questions not answered.
+    assert figures["recall_at_1"] >= 0.88
+    assert figures["recall_at_3"] >= 0.95
+    assert figures["answer_accuracy"] >= 0.92
+    assert figures["oos_not_answered"] >= 0.65
 
 
 @pytest.mark.parametrize("query", ["公积金怎么提取", "孩子上幼儿园有补助吗", "八十岁老人有啥补贴"])
