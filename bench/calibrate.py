@@ -7,14 +7,17 @@ P(candidate is acceptable) from the transparent features; the bands are then cho
 cross-validated predictions (five folds by policy: every question on a policy is held out at
 once, in all three forms of the library, as questions on a new library's policies would be):
 
-* answer  — the lowest confidence (with ``margin``) at which direct answers stay ≥ 95 % right
-            and at most 5 % of out-of-scope questions are answered;
+* answer  — the lowest confidence (with ``margin``) at which direct answers stay ≥ 97 % right
+            and at most 5 % of out-of-scope questions are answered (97 %, not the 90 % a
+            direct answer must reach, leaves room for questions unlike ours: on the held-out
+            questions below, direct answers were 2–5 points less often right than on ours);
 * clarify — the lowest confidence that still leaves ≥ 60 % of out-of-scope questions at "none".
 
 It prints the fitted values as Python to paste into policy_index/calibration.py, the
 cross-validated figures, and the figures of the fitted calibration on held-out questions
 (tests/data/holdout_questions.jsonl: 120 questions written afterwards, without sight of the
-development set, never used to fit anything). Two fits: with sentence vectors, and lexical only.
+development set, never used to fit anything), over the full library and the bare policy list.
+Two fits: with sentence vectors, and lexical only.
 
     python -m bench.calibrate [--library FILE] [--questions FILE] [--holdout FILE] [--lexical-only]
 """
@@ -51,7 +54,7 @@ from policy_index.model import Library
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(".gongkai/embeddings.npz")
 FOLDS = 5
-TARGET_PRECISION = 0.95
+TARGET_PRECISION = 0.97
 MAX_OOS_ANSWERED = 0.05
 MIN_OOS_NONE = 0.60
 UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
@@ -384,9 +387,11 @@ def main() -> None:
             f"# cross-validated on {n} questions (full, policies-only, long documents): "
             f"{json.dumps(figs)}"
         )
-        if holdout:
-            unseen = figures(score(indexed[0][0], collect(indexed[0][0], holdout), cal), cal)
-            print(f"# held out ({args.holdout.name}, never fitted on): {json.dumps(unseen)}")
+        if holdout:  # in full, and as the bare policy list many counties publish
+            forms = (("full", holdout), ("policies-only", answerable(bare, holdout)))
+            for (form, asked), (index, _) in zip(forms, indexed, strict=False):
+                unseen = figures(score(index, collect(index, asked), cal), cal)
+                print(f"# held out ({args.holdout.name}, {form}): {json.dumps(unseen)}")
         sure = ""
         if name == "WITH_VECTORS" and "LEXICAL" in fitted:
             lexical_cal, lexical_held = fitted["LEXICAL"]

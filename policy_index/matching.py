@@ -69,16 +69,18 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     a homophone (低宝 → 低保 → 最低生活保障); longest aliases first.
 
     Characters that are a word of their own are taken as meant, never as a homophone of an
-    alias or a library term: 救济 is not a mistyped 救急."""
+    alias or a library term: 救济 is not a mistyped 救急; nor is a homophone read across a
+    word the user typed: 九几年 holds no 救急."""
     sound, chars = syllables_and_characters(text)
+    typed = _Typed(index, chars, index.tokeniser.inside_words(text))
     heard = {
         alias
         for n, sounds in index.alias_sounds.items()
         for i in range(len(sound) - n + 1)
         for alias in sounds.get(sound[i : i + n], ())
-        if not _typed_a_word(index, chars, i, n)
+        if not typed.meant(i, n)
     }
-    added = [t for t in _heard_terms(index, sound, chars) if t not in text]
+    added = [t for t in _heard_terms(index, sound, typed) if t not in text]
     for alias, canonical in index.aliases:
         if alias in text or alias in heard:
             for term in (alias, canonical):
@@ -87,20 +89,31 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     return text if not added else text + " " + " ".join(added)
 
 
-def _heard_terms(index: PolicyIndex, sound: tuple[str, ...], chars: tuple[str, ...]) -> list[str]:
+def _heard_terms(index: PolicyIndex, sound: tuple[str, ...], typed: _Typed) -> list[str]:
     """Library terms the question says with other characters of the same sound (免审即享)."""
     found: list[str] = []
     for n in range(3, 9):
         for i in range(len(sound) - n + 1):
             term = index.term_sounds.get(sound[i : i + n])
-            if term is not None and term not in found and not _typed_a_word(index, chars, i, n):
+            if term is not None and term not in found and not typed.meant(i, n):
                 found.append(term)
     return found
 
 
-def _typed_a_word(index: PolicyIndex, chars: tuple[str, ...], i: int, n: int) -> bool:
-    """Whether the ``n`` characters typed from ``i`` are a word of their own (then meant)."""
-    return index.tokeniser.is_word("".join(chars[i : i + n]))
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    """The characters of a question, aligned with its syllables, and where its words are."""
+
+    index: PolicyIndex
+    chars: tuple[str, ...]
+    inside: tuple[bool, ...]  # see Tokeniser.inside_words
+
+    def meant(self, i: int, n: int) -> bool:
+        """Whether the ``n`` characters typed from ``i`` are not a homophone of something
+        else: they are a word of their own, or the span cuts through a word."""
+        if self.inside[i] or (i + n < len(self.inside) and self.inside[i + n]):
+            return True
+        return self.index.tokeniser.is_word("".join(self.chars[i : i + n]))
 
 
 def named_by_number(index: PolicyIndex, text: str) -> list[int]:

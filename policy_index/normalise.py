@@ -72,6 +72,8 @@ _BIG = {"万": 10_000, "亿": 100_000_000}
 _NUMERAL = re.compile(
     r"[零〇一二两三四五六七八九十百千万亿]*[十百千万亿][零〇一二两三四五六七八九十百千万亿]*"
 )
+# A year read out digit by digit (二零二四年).
+_YEAR = re.compile(r"([零〇一二三四五六七八九]{4})(?=年)")
 _LONE = re.compile(
     r"(?<![零〇一二两三四五六七八九十百千万亿])([一二两三四五六七八九])(?=周岁|岁|元|块|个月|年|倍|孩|胎)"
 )
@@ -83,23 +85,29 @@ def _t2s() -> opencc.OpenCC:
 
 
 def chinese_number(text: str) -> int | None:
-    """The value of a Chinese numeral such as 八十, 一万二千, 十五; None if it is not one."""
+    """The value of a Chinese numeral such as 八十, 一万二千, 十五; None if it is not one.
+
+    A digit said after a unit without 零 stands for the next unit down, as people say amounts:
+    三千六 is 3600, 一万二 is 12000 (三千零六 is 3006)."""
     total, section, digit = 0, 0, None
+    last = 1  # the unit said last; a trailing digit counts in tenths of it
     for char in text:
         if char in _DIGITS:
             if digit is not None:  # two digits in a row (一二): not a numeral we read
                 return None
             digit = _DIGITS[char]
+            if digit == 0:
+                last, digit = 10, None
         elif char in _UNITS:
             section += (1 if digit is None else digit) * _UNITS[char]
-            digit = None
+            digit, last = None, _UNITS[char]
         elif char in _BIG:
-            section += digit or 0
+            section += digit * max(last // 10, 1) if digit is not None else 0
             total += (section or 1) * _BIG[char]
-            section, digit = 0, None
+            section, digit, last = 0, None, _BIG[char]
         else:
             return None
-    return total + section + (digit or 0)
+    return total + section + (digit or 0) * max(last // 10, 1)
 
 
 def _numerals(text: str) -> str:
@@ -107,6 +115,7 @@ def _numerals(text: str) -> str:
         value = chinese_number(match.group(0))
         return match.group(0) if value is None else str(value)
 
+    text = _YEAR.sub(lambda m: "".join(str(_DIGITS[c]) for c in m.group(1)), text)
     text = _NUMERAL.sub(convert, text)
     return _LONE.sub(lambda m: str(_DIGITS[m.group(1)]), text)
 

@@ -121,6 +121,26 @@ class Tokeniser:
         """Whether ``text`` is a word of the dictionary (jieba's or the library's)."""
         return int(self._jieba.FREQ.get(text, 0)) > 0
 
+    def inside_words(self, text: str) -> tuple[bool, ...]:
+        """Aligned with ``syllables_and_characters(text)``: for each position, whether the
+        boundary just before it falls inside a dictionary word the text holds (九|几年: a
+        homophone read across it would break a word the user typed)."""
+        inside: list[bool] = []
+        for run in _CJK.findall(text):
+            if not _HAN.match(run):
+                continue
+            flags = [False] * (len(_syllables(run)) + 1)
+            if len(flags) == len(run) + 1:
+                start = 0
+                for word in self._jieba.lcut(run, HMM=False):
+                    end = start + len(word)
+                    if len(word) >= 2 and self.is_word(word):
+                        for k in range(start + 1, end):
+                            flags[k] = True
+                    start = end
+            inside.extend(flags)
+        return tuple(inside)
+
     def words(self, text: str) -> list[str]:
         out: list[str] = []
         for run in _CJK.findall(text):

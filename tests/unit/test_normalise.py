@@ -18,6 +18,9 @@ from policy_index.normalise import chinese_number, normalise
         ("一万二千五百元", "12500元"),
         ("三孩家庭育儿补贴怎么领啊", "3孩家庭育儿补贴怎么领"),
         ("啊啊啊啊社保", "社保"),
+        # a year read out digit by digit, as voice input writes it
+        ("孩子是二零二四年出生的", "孩子是2024年出生的"),
+        ("一二级残疾", "一二级残疾"),
     ],
 )
 def test_normalise(raw: str, expected: str) -> None:
@@ -39,6 +42,12 @@ def test_words_that_only_look_like_fillers_survive() -> None:
         ("三千五百", 3500),
         ("两万", 20000),
         ("一二", None),
+        # amounts as people say them: a digit after a unit counts in the next unit down
+        ("三千六", 3600),
+        ("一万二", 12000),
+        ("一百五", 150),
+        ("三千零六", 3006),
+        ("五百零五", 505),
     ],
 )
 def test_chinese_numbers(numeral: str, value: int | None) -> None:
