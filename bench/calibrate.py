@@ -388,8 +388,11 @@ def main() -> None:
             f"{json.dumps(figs)}"
         )
         if holdout:  # in full, and as the bare policy list many counties publish
-            forms = (("full", holdout), ("policies-only", answerable(bare, holdout)))
-            for (form, asked), (index, _) in zip(forms, indexed, strict=False):
+            forms = (
+                ("full", indexed[0][0], holdout),
+                ("policies-only", indexed[1][0], answerable(bare, holdout)),
+            )
+            for form, index, asked in forms:
                 unseen = figures(score(index, collect(index, asked), cal), cal)
                 print(f"# held out ({args.holdout.name}, {form}): {json.dumps(unseen)}")
         sure = ""

@@ -72,7 +72,7 @@ def expand_aliases(index: PolicyIndex, text: str) -> str:
     alias or a library term: 救济 is not a mistyped 救急; nor is a homophone read across a
     word the user typed: 九几年 holds no 救急."""
     sound, chars = syllables_and_characters(text)
-    typed = _Typed(index, chars, index.tokeniser.inside_words(text))
+    typed = _Typed(index, text, chars)
     heard = {
         alias
         for n, sounds in index.alias_sounds.items()
@@ -100,20 +100,23 @@ def _heard_terms(index: PolicyIndex, sound: tuple[str, ...], typed: _Typed) -> l
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class _Typed:
     """The characters of a question, aligned with its syllables, and where its words are."""
 
     index: PolicyIndex
+    text: str
     chars: tuple[str, ...]
-    inside: tuple[bool, ...]  # see Tokeniser.inside_words
+    _inside: tuple[bool, ...] | None = None  # Tokeniser.inside_words, cut when first needed
 
     def meant(self, i: int, n: int) -> bool:
         """Whether the ``n`` characters typed from ``i`` are not a homophone of something
         else: they are a word of their own, or the span cuts through a word."""
-        if self.inside[i] or (i + n < len(self.inside) and self.inside[i + n]):
+        if self.index.tokeniser.is_word("".join(self.chars[i : i + n])):
             return True
-        return self.index.tokeniser.is_word("".join(self.chars[i : i + n]))
+        if self._inside is None:
+            self._inside = self.index.tokeniser.inside_words(self.text)
+        return self._inside[i] or (i + n < len(self._inside) and self._inside[i + n])
 
 
 def named_by_number(index: PolicyIndex, text: str) -> list[int]:

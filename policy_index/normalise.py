@@ -90,24 +90,24 @@ def chinese_number(text: str) -> int | None:
     A digit said after a unit without 零 stands for the next unit down, as people say amounts:
     三千六 is 3600, 一万二 is 12000 (三千零六 is 3006)."""
     total, section, digit = 0, 0, None
-    last = 1  # the unit said last; a trailing digit counts in tenths of it
+    tail = 1  # what a trailing digit is worth: a tenth of the unit said before it
     for char in text:
         if char in _DIGITS:
             if digit is not None:  # two digits in a row (一二): not a numeral we read
                 return None
             digit = _DIGITS[char]
             if digit == 0:
-                last, digit = 10, None
+                tail, digit = 1, None
         elif char in _UNITS:
             section += (1 if digit is None else digit) * _UNITS[char]
-            digit, last = None, _UNITS[char]
+            digit, tail = None, max(_UNITS[char] // 10, 1)
         elif char in _BIG:
-            section += digit * max(last // 10, 1) if digit is not None else 0
+            section += (digit or 0) * tail
             total += (section or 1) * _BIG[char]
-            section, digit, last = 0, None, _BIG[char]
+            section, digit, tail = 0, None, _BIG[char] // 10
         else:
             return None
-    return total + section + (digit or 0) * max(last // 10, 1)
+    return total + section + (digit or 0) * tail
 
 
 def _numerals(text: str) -> str:
