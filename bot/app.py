@@ -31,6 +31,7 @@ from bot.questions import QuestionLog
 from bot.receipts import CallbackLedger
 from bot.routing import Router
 from bot.tasks import TaskSet
+from bot.token_store import SqlTokenStore
 from bot.webhook import routes as webhook_routes
 from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.crypto import MessageCrypto
@@ -150,11 +151,11 @@ async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.WECHAT] = WeChatClient(
         session,
-        engine=app[keys.ENGINE],
+        token_store=SqlTokenStore(app[keys.ENGINE]),
         app_id=w.app_id or "",
         app_secret=w.app_secret.get_secret_value() if w.app_secret else "",
         base_url=base_url or DEFAULT_API_BASE_URL,
-        metrics=app[keys.METRICS],
+        on_result=app[keys.METRICS].count_outbound,
     )
     yield
     await session.close()

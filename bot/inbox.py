@@ -2,7 +2,7 @@
 
 A question the bot could not answer waits in ``question_log`` with ``status = 'open'``. Staff
 list the open questions grouped by similarity (``bot.grouping``), write one answer for a group,
-and every asker still reachable is told (``bot.delivery``). Two tables (migration 0004):
+and every asker still reachable is told (``push.answers``). Two tables (migration 0004):
 
 ``staff_answer``
     one row per answer staff wrote: its text, the question as answered, who wrote it, and the
@@ -10,7 +10,7 @@ and every asker still reachable is told (``bot.delivery``). Two tables (migratio
 ``answer_delivery``
     one row per answered question, **keyed by the question**: a question can be answered only
     once, and its asker told only once, whatever retries, crashes or concurrent staff do. Its
-    status records what happened: see ``DeliveryStatus`` and ``bot.delivery``.
+    status records what happened: see ``DeliveryStatus`` and ``push.answers``.
 
 Claiming is one transaction that *starts with a write* (``UPDATE question_log SET status =
 'answered' WHERE id IN (…) AND status = 'open' RETURNING …``): on PostgreSQL the rows are locked

@@ -53,5 +53,8 @@ class Metrics:
             self._callback_counts[kind, outcome] = counter
         counter.inc()
 
+    def count_outbound(self, api: str, result: str) -> None:
+        self.outbound.labels(api=api, result=result).inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import policy_index.tables  # noqa: F401 - registers the policy-library tables
+import push.tables  # noqa: F401 - subscriptions, enterprises, staff, notices, the outbox
 from bot import (  # noqa: F401 - each module registers its tables
     conversations,  # conversation state
     inbox,  # staff answers to unanswered questions and their deliveries

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: lint, then pytest on SQLite, then pytest on PostgreSQL.
+# Run the whole test suite: ruff, mypy and import-linter, then pytest on SQLite, then pytest on
+# PostgreSQL.
 #
 # PostgreSQL: uses GONGKAI_TEST_DATABASE_URL if set; otherwise starts a throwaway server from the
 # machine's PostgreSQL binaries (Debian package `postgresql`) on a free loopback port and removes
@@ -14,6 +15,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy (strict)"
 .venv/bin/mypy
+echo "== import-linter (the layering contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-cache
 
 echo "== pytest on SQLite"
 env -u GONGKAI_TEST_DATABASE_URL .venv/bin/pytest "$@"

@@ -8,7 +8,7 @@ statistics. Checks that can fail are made before anything is written, and each r
 Answering is safe to repeat: questions already answered are not answered again; their earlier
 answer's undelivered rows are delivered (this is how a crashed or interrupted answer is
 finished: run the same command again), and nothing already sent is sent twice
-(``bot.delivery``).
+(``push.answers``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.delivery import Courier, Sender
+from push.answers import Courier, Sender
 from bot.inbox import Answer, Claim, Group, Inbox
 from bot.stats import Report, StatsRangeError, report
 from bot.wechat.replies import TEXT_LIMIT_BYTES

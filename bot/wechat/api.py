@@ -18,14 +18,12 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.metrics import Metrics
 from bot.wechat.errcodes import (
     MENU_NOT_FOUND,
     Action,
@@ -34,7 +32,7 @@ from bot.wechat.errcodes import (
     WeChatUnavailableError,
 )
 from bot.wechat.replies import Article
-from bot.wechat.token import AccessTokenProvider
+from bot.wechat.token import AccessTokenProvider, TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +59,11 @@ class WeChatClient:
         self,
         session: aiohttp.ClientSession,
         *,
-        engine: AsyncEngine,
+        token_store: TokenStore,
         app_id: str,
         app_secret: str,
         base_url: str = DEFAULT_API_BASE_URL,
-        metrics: Metrics | None = None,
+        on_result: Callable[[str, str], None] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         timeout_s: float = 10.0,
     ) -> None:
@@ -73,12 +71,12 @@ class WeChatClient:
         self._base = base_url.rstrip("/")
         self._app_id = app_id
         self._app_secret = app_secret
-        self._metrics = metrics
+        self._on_result = on_result  # (api, result) for the service's metrics
         self._retry = retry
         self._timeout = aiohttp.ClientTimeout(
             total=timeout_s, connect=min(3.0, timeout_s), sock_read=timeout_s
         )
-        self.tokens = AccessTokenProvider(engine, app_id, self._fetch_stable_token)
+        self.tokens = AccessTokenProvider(token_store, app_id, self._fetch_stable_token)
 
     @property
     def base_url(self) -> str:
@@ -174,8 +172,8 @@ class WeChatClient:
         return data
 
     def _count(self, api: str, result: str) -> None:
-        if self._metrics is not None:
-            self._metrics.outbound.labels(api=api, result=result).inc()
+        if self._on_result is not None:
+            self._on_result(api, result)
 
     # Customer-service messages (客服消息): allowed within 48 h of the user's last message.
 

@@ -1,9 +1,11 @@
-"""The access token: fetched with ``stable_token`` (normal mode), shared through the database.
+"""The access token: fetched with ``stable_token`` (normal mode), shared through a store.
 
 ``stable_token`` in normal mode returns the same token while it is valid, so several processes
-may each call it without invalidating each other's token; we still cache it in one database row
-and refresh it behind a per-process single-flight lock. A token error forces *one* refresh.
-``/cgi-bin/token`` (which kills other holders' tokens) and ``force_refresh`` are never used.
+may each call it without invalidating each other's token; we still cache it in one shared row
+(the ``TokenStore`` port: the service keeps it in the database, ``bot.token_store``) and refresh
+it behind a per-process single-flight lock. A token error forces *one* refresh, however many
+sends saw it at once. ``/cgi-bin/token`` (which kills other holders' tokens) and
+``force_refresh`` are never used.
 """
 
 from __future__ import annotations
@@ -11,34 +13,52 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.db import session_factory
-from bot.models import AccessToken
+from typing import Protocol
 
 REFRESH_MARGIN_S = 300.0  # refresh when fewer than five minutes remain
 
 Fetch = Callable[[], Awaitable[tuple[str, int]]]  # -> (token, expires_in seconds)
 
 
+class TokenStore(Protocol):
+    """Where the account's current token is shared between processes."""
+
+    async def load(self, app_id: str) -> tuple[str, float] | None:
+        """(token, expires_at as a Unix time), or None if none is stored."""
+        ...
+
+    async def save(self, app_id: str, token: str, expires_at: float) -> None: ...
+
+
+class MemoryTokenStore:
+    """A store for one process (tests, tools that own the account alone)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[str, float]] = {}
+
+    async def load(self, app_id: str) -> tuple[str, float] | None:
+        return self._rows.get(app_id)
+
+    async def save(self, app_id: str, token: str, expires_at: float) -> None:
+        self._rows[app_id] = (token, expires_at)
+
+
 class AccessTokenProvider:
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: TokenStore,
         app_id: str,
         fetch: Fetch,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._sessions = session_factory(engine)
+        self._store = store
         self._app_id = app_id
         self._fetch = fetch
         self._clock = clock
         self._lock = asyncio.Lock()
         self._cached: tuple[str, float] | None = None
+        self.refreshes = 0  # tokens this process fetched from WeChat
 
     async def get(self, *, stale: str | None = None) -> str:
         """A valid token; ``stale`` names a token WeChat just rejected (refresh past it)."""
@@ -47,13 +67,14 @@ class AccessTokenProvider:
         async with self._lock:
             if self._usable(self._cached, stale):
                 return self._cached[0]  # type: ignore[index]
-            stored = await self._load()
+            stored = await self._store.load(self._app_id)
             if self._usable(stored, stale):
                 self._cached = stored
                 return stored[0]  # type: ignore[index]
             token, expires_in = await self._fetch()
+            self.refreshes += 1
             expires_at = self._clock() + expires_in
-            await self._store(token, expires_at)
+            await self._store.save(self._app_id, token, expires_at)
             self._cached = (token, expires_at)
             return token
 
@@ -61,25 +82,3 @@ class AccessTokenProvider:
         return (
             entry is not None and entry[0] != stale and entry[1] - REFRESH_MARGIN_S > self._clock()
         )
-
-    async def _load(self) -> tuple[str, float] | None:
-        async with self._sessions() as session:
-            row = await session.get(AccessToken, self._app_id)
-            return None if row is None else (row.token, row.expires_at)
-
-    async def _store(self, token: str, expires_at: float) -> None:
-        try:
-            await self._upsert(token, expires_at)
-        except IntegrityError:  # another process stored its (equally valid) token first
-            await self._upsert(token, expires_at)
-
-    async def _upsert(self, token: str, expires_at: float) -> None:
-        async with self._sessions.begin() as session:
-            row = (
-                await session.execute(select(AccessToken).where(AccessToken.app_id == self._app_id))
-            ).scalar_one_or_none()
-            if row is None:
-                session.add(AccessToken(app_id=self._app_id, token=token, expires_at=expires_at))
-            else:
-                row.token = token
-                row.expires_at = expires_at

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.console.desk import AnswerRequest, StaffDesk
 from bot.db import create_engine
-from bot.delivery import MAX_PER_USER_MESSAGE, STALE_SENDING, classify
+from push.answers import MAX_PER_USER_MESSAGE, STALE_SENDING, classify
 from bot.inbox import DELIVERIES, DeliveryStatus
 from bot.privacy import PersonalData
 from bot.questions import OPEN, QUESTIONS
+from bot.token_store import SqlTokenStore
 from bot.wechat.api import RetryPolicy, WeChatClient
 from bot.wechat.errcodes import WeChatAPIError, WeChatOutcomeUnknownError, WeChatUnavailableError
 from bot.wechat.fake_api import FakeWeChatServer
@@ -48,7 +49,7 @@ async def wechat(
             kwargs.setdefault("retry", RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
             return WeChatClient(
                 session,
-                engine=engine,
+                token_store=SqlTokenStore(engine),
                 app_id=APP_ID,
                 app_secret=APP_SECRET,
                 base_url=fake_wechat.base_url,
@@ -160,7 +161,7 @@ async def test_two_processes_answering_the_same_group_send_once(
         async with aiohttp.ClientSession() as session:
             second_client = WeChatClient(
                 session,
-                engine=other,
+                token_store=SqlTokenStore(other),
                 app_id=APP_ID,
                 app_secret=APP_SECRET,
                 base_url=fake_wechat.base_url,

@@ -20,9 +20,10 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import build_parser, main
+from bot.cli.menu import publish
 from bot.config import Settings
-from bot.menu_command import publish
 from bot.questions import QUESTIONS
+from bot.token_store import SqlTokenStore
 from bot.wechat.api import WeChatClient
 from bot.wechat.errcodes import Action, WeChatAPIError
 from bot.wechat.fake_api import FakeWeChatServer
@@ -66,7 +67,7 @@ async def test_sender_creates_reads_back_and_deletes_the_menu(
     async with aiohttp.ClientSession() as session:
         client = WeChatClient(
             session,
-            engine=engine,
+            token_store=SqlTokenStore(engine),
             app_id=APP_ID,
             app_secret=APP_SECRET,
             base_url=fake_wechat.base_url,

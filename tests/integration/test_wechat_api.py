@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.token_store import SqlTokenStore
 from bot.wechat.api import RetryPolicy, WeChatClient
 from bot.wechat.errcodes import (
     Action,
@@ -37,7 +38,7 @@ def make_client(
 ) -> WeChatClient:
     return WeChatClient(
         session,
-        engine=engine,
+        token_store=SqlTokenStore(engine),
         app_id=APP_ID,
         app_secret=APP_SECRET,
         base_url=base_url,
@@ -159,7 +160,11 @@ async def test_wrong_app_secret_is_a_configuration_error(
     session: aiohttp.ClientSession, engine: AsyncEngine, fake_wechat: FakeWeChatServer
 ) -> None:
     client = WeChatClient(
-        session, engine=engine, app_id=APP_ID, app_secret="wrong", base_url=fake_wechat.base_url
+        session,
+        token_store=SqlTokenStore(engine),
+        app_id=APP_ID,
+        app_secret="wrong",
+        base_url=fake_wechat.base_url,
     )
     with pytest.raises(WeChatAPIError) as info:
         await client.send_text("o1", "一")

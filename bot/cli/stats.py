@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.cli import say
+from bot.cli.common import say
+from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _prepare, _print_json, _run
 from bot.console.desk import StaffDesk
 from bot.inbox import DeliveryStatus
-from bot.staff_command import STATUS_TEXT, _day, _guarded, _prepare, _print_json, _run
 from bot.stats import Report
 
 DECISION_TEXT = {

@@ -1,5 +1,4 @@
-"""The ``gongkai`` command: serve, chat, db, import/export/match, menu, inbox, stats,
-check-config."""
+"""``gongkai serve``, ``chat``, ``db`` and ``check-config``: running the service."""
 
 from __future__ import annotations
 
@@ -8,32 +7,13 @@ import asyncio
 import gc
 import json
 import multiprocessing
-import sys
-from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
-from bot.config import ConfigError, Settings, load_settings, masked, with_local_credentials
+from bot.cli.common import command_settings, fail, prepare_local_database, say
+from bot.config import ConfigError, Settings, load_settings, masked
 from bot.log_setup import configure_logging
-
-
-def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def fail(text: str, code: int = 2) -> int:
-    sys.stderr.write(f"gongkai: {text}\n")
-    return code
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    if settings.local_mode and not settings.production:
-        settings = with_local_credentials(settings)
-    return settings
 
 
 def local_banner(settings: Settings, host: str, port: int) -> str:
@@ -64,28 +44,8 @@ def local_banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
-def _migrate_if_local(settings: Settings) -> None:
-    """Local mode keeps its own database current; production runs `gongkai db upgrade`."""
-    if settings.local_mode:
-        from bot.migrate import upgrade
-
-        upgrade(settings.database_url.get_secret_value())
-
-
-def prepare_local_database(settings: Settings) -> None:
-    """Local mode: migrate the database and, on first start, load the sample library."""
-    from bot.migrate import upgrade
-    from policy_index.library import ensure_sample
-
-    url = settings.database_url.get_secret_value()
-    upgrade(url)
-    loaded = asyncio.run(ensure_sample(url))
-    if loaded is not None:
-        say(f"已载入示例政策库：{loaded.policies} 条政策、{loaded.qa_pairs} 条问答。")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = command_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if settings.local_mode:
         prepare_local_database(settings)
@@ -158,7 +118,7 @@ def _serve_worker(settings: Settings, host: str, port: int, share: tuple[int, in
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.chat import ChatClient, run_chat
 
-    settings = _settings()
+    settings = command_settings()
     configure_logging(json_lines=False, level="WARNING")
     w = settings.wechat
     token = w.token.get_secret_value() if w.token else ""
@@ -251,79 +211,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 1 if settings.production and missing else 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from policy_index.errors import LibraryFormatError
-    from policy_index.library import SAMPLE_LIBRARY, import_files
-
-    settings = load_settings()
-    files: list[Path] = list(args.files)
-    if args.sample:
-        files.insert(0, SAMPLE_LIBRARY)
-    if not files:
-        return fail("name at least one library file, or --sample")
-    url = settings.database_url.get_secret_value()
-    _migrate_if_local(settings)
-    try:
-        result = asyncio.run(import_files(url, files))
-    except LibraryFormatError as exc:
-        return fail(f"nothing was imported.\n{exc}", 1)
-    except OSError as exc:
-        return fail(f"cannot read {exc.filename}: {exc.strerror}")
-    say(
-        f"已导入 {result.policies} 条政策、{result.qa_pairs} 条问答、{result.aliases} 条别名"
-        f"（库版本 {result.revision}）。"
-    )
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from policy_index.library import export_lines
-
-    settings = load_settings()
-    url = settings.database_url.get_secret_value()
-    _migrate_if_local(settings)
-    lines = asyncio.run(export_lines(url))
-    if args.output is None:
-        for line in lines:
-            sys.stdout.write(line + "\n")
-        return 0
-    tmp = args.output.with_suffix(args.output.suffix + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(args.output)
-    say(f"已导出 {len(lines)} 条记录到 {args.output}")
-    return 0
-
-
-def cmd_match(args: argparse.Namespace) -> int:
-    from policy_index.batch import run
-    from policy_index.errors import PolicyIndexError
-
-    configure_logging(json_lines=False, level="WARNING")
-    settings = load_settings()
-    try:
-        return run(
-            args.library,
-            args.queries,
-            top=args.top,
-            as_json_lines=args.json,
-            embeddings=not args.no_embeddings,
-            cache_file=settings.state_dir / "embeddings.npz",
-            bands=settings.matcher.bands(),
-        )
-    except PolicyIndexError as exc:
-        return fail(str(exc))
-    except OSError as exc:
-        return fail(f"cannot read {exc.filename}: {exc.strerror}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gongkai",
-        description="Gongkai 公开: a county's WeChat official account for government "
-        "information disclosure. Configure it with GONGKAI_* environment variables.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parser(sub: Any) -> None:
     serve = sub.add_parser(
         "serve",
         help="run the service (WeChat callback, health and metrics endpoints)",
@@ -372,55 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub.add_parser("current", help="show the database's current revision")
     db.set_defaults(func=cmd_db)
 
-    imp = sub.add_parser(
-        "import",
-        help="import policy-library files into the database (all or nothing)",
-        description="Upsert policies, Q&A pairs and aliases by id from JSON Lines or CSV files "
-        "(docs/policy-library-format.md) in one transaction. A bad record is reported with "
-        "its file, line and field, and then nothing is written.",
-    )
-    imp.add_argument("files", nargs="*", type=Path, help="library files (.jsonl or .csv)")
-    imp.add_argument("--sample", action="store_true", help="also import the bundled sample library")
-    imp.set_defaults(func=cmd_import)
-
-    exp = sub.add_parser(
-        "export",
-        help="write the policy library back out in the interchange format",
-        description="Write the whole library (policies with their Q&A, standalone Q&A, aliases) "
-        "as JSON Lines, to a file or to standard output.",
-    )
-    exp.add_argument("output", nargs="?", type=Path, help="output file (default: standard output)")
-    exp.set_defaults(func=cmd_export)
-
-    matcher = sub.add_parser(
-        "match",
-        help="match questions from a file against a library file (no database needed)",
-        description="Build an index from a library file (JSON Lines or CSV, see "
-        "docs/policy-library-format.md) and match every question of a JSON Lines file (a "
-        "`query` field per line), with exactly the code the bot uses. Prints one result per "
-        "question, in order.",
-    )
-    matcher.add_argument("--library", type=Path, required=True, help="the library file")
-    matcher.add_argument("--queries", type=Path, required=True, help="the questions file")
-    matcher.add_argument("--top", type=int, default=5, help="candidates per question (default 5)")
-    matcher.add_argument(
-        "--json",
-        action="store_true",
-        help='one JSON object per line: {"query", "decision", "results": [{"id", "score"}]}',
-    )
-    matcher.add_argument(
-        "--no-embeddings", action="store_true", help="lexical matching only (no sentence vectors)"
-    )
-    matcher.set_defaults(func=cmd_match)
-
-    from bot.menu_command import add_parser as add_menu_parser  # it uses say/fail from here
-
-    add_menu_parser(sub)
-
-    from bot.staff_command import add_parsers as add_staff_parsers  # uses say/fail from here
-
-    add_staff_parsers(sub)
-
     check = sub.add_parser(
         "check-config",
         help="show the effective configuration (secrets masked) and what production still needs",
@@ -428,26 +267,3 @@ def build_parser() -> argparse.ArgumentParser:
         "missing for production. Exits 1 in production mode when something is missing.",
     )
     check.set_defaults(func=cmd_check_config)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        return fail(str(exc))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"GONGKAI_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return fail("invalid configuration: " + problems)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # e.g. `gongkai match … | head`
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

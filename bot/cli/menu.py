@@ -11,22 +11,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import _migrate_if_local, _settings, fail, say
+from bot.cli.common import (
+    command_settings,
+    fail,
+    migrate_if_local,
+    say,
+    uses_builtin_fake,
+    wechat_client,
+)
 from bot.config import Settings
-from bot.db import create_engine
 from bot.log_setup import configure_logging
-from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.errcodes import WeChatAPIError, WeChatUnavailableError, explain
-from bot.wechat.fake_api import FakeWeChatServer
 from bot.wechat.menu import Menu, MenuButton, MenuFormatError, load_menu
 
 
@@ -41,47 +41,6 @@ def answered_keys() -> frozenset[str]:
     from handlers.menu import MenuKey
 
     return frozenset(MenuKey)
-
-
-def uses_builtin_fake(settings: Settings) -> bool:
-    """Local mode without an API base URL: outbound calls go to a fake started on loopback."""
-    return settings.wechat.api_base_url is None and settings.local_mode and not settings.production
-
-
-@asynccontextmanager
-async def wechat_client(
-    settings: Settings, engine: AsyncEngine | None = None
-) -> AsyncIterator[tuple[WeChatClient, bool]]:
-    """The sender for a one-off command, and whether it talks to the built-in fake.
-
-    ``engine`` is the command's own database engine, if it has one (it stays open)."""
-    w = settings.wechat
-    fake: FakeWeChatServer | None = None
-    base_url = w.api_base_url
-    if uses_builtin_fake(settings):
-        fake = FakeWeChatServer(
-            app_id=w.app_id, app_secret=w.app_secret.get_secret_value() if w.app_secret else None
-        )
-        base_url = await fake.start()
-    own = engine is None
-    engine = engine or create_engine(settings.database_url.get_secret_value())
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield (
-                WeChatClient(
-                    session,
-                    engine=engine,
-                    app_id=w.app_id or "",
-                    app_secret=w.app_secret.get_secret_value() if w.app_secret else "",
-                    base_url=base_url or DEFAULT_API_BASE_URL,
-                ),
-                fake is not None,
-            )
-    finally:
-        if own:
-            await engine.dispose()
-        if fake is not None:
-            await fake.stop()
 
 
 async def publish(settings: Settings, menu: Menu) -> bool:
@@ -158,9 +117,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     menu = _read(args)
     if isinstance(menu, int):
         return menu
-    settings = _settings()
+    settings = command_settings()
     configure_logging(json_lines=False, level="WARNING")
-    _migrate_if_local(settings)
+    migrate_if_local(settings)
     for warning in _warnings(menu):
         say("提醒 warning: " + warning)
     try:
@@ -185,7 +144,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = command_settings()
     if uses_builtin_fake(settings):
         say(
             "本地模式 LOCAL MODE：没有连接真实公众号，内置模拟接口不保存菜单。"
@@ -193,7 +152,7 @@ def cmd_current(args: argparse.Namespace) -> int:
         )
         return 0
     configure_logging(json_lines=False, level="WARNING")
-    _migrate_if_local(settings)
+    migrate_if_local(settings)
     try:
         menu = asyncio.run(current(settings))
     except WeChatAPIError as exc:

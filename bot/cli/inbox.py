@@ -1,4 +1,4 @@
-"""``gongkai inbox``: the unanswered inbox (``gongkai stats`` is in ``bot.stats_command``).
+"""``gongkai inbox``: the unanswered inbox (``gongkai stats`` is in ``bot.cli.stats``).
 
 The same operations as the staff JSON API (``bot.console.desk``), run against the database in
 ``GONGKAI_DATABASE_URL``; answers go out through the account's customer-service API with the
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli import _migrate_if_local, _settings, fail, say
+from bot.cli.common import command_settings, fail, migrate_if_local, say, wechat_client
 from bot.config import Settings
 from bot.console.desk import AnswerOutcome, AnswerRequest, DeskError, StaffDesk
 from bot.console.views import answer_json, group_json, local, outcome_json
@@ -75,7 +75,6 @@ def _run(
 ) -> tuple[T, bool]:
     """Run ``work`` with a desk on the configured database (and, if it ``sends``, the account's
     sender); returns its result and whether messages went to the built-in fake."""
-    from bot.menu_command import wechat_client
 
     async def main() -> tuple[T, bool]:
         engine = create_engine(settings.database_url.get_secret_value())
@@ -91,9 +90,9 @@ def _run(
 
 
 def _prepare() -> Settings:
-    settings = _settings()
+    settings = command_settings()
     configure_logging(json_lines=False, level="WARNING")
-    _migrate_if_local(settings)
+    migrate_if_local(settings)
     return settings
 
 
@@ -300,8 +299,8 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
 # --- the parsers ----------------------------------------------------------------------------------
 
 
-def add_parsers(sub: Any) -> None:
-    """Register ``gongkai inbox`` and (``bot.stats_command``) ``gongkai stats``."""
+def add_parser(sub: Any) -> None:
+    """Register ``gongkai inbox``."""
     inbox = sub.add_parser(
         "inbox",
         help="the unanswered inbox: list questions in groups, answer them, see deliveries",
@@ -372,7 +371,3 @@ def add_parsers(sub: Any) -> None:
     )
     dismiss.add_argument("ids", nargs="+", type=int, metavar="ID", help="question IDs")
     dismiss.set_defaults(func=cmd_dismiss)
-
-    from bot.stats_command import add_parser as add_stats_parser
-
-    add_stats_parser(sub)

@@ -1,0 +1,95 @@
+"""What every ``gongkai`` command shares: output, settings, the local database, a sender."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings, load_settings, with_local_credentials
+from bot.db import create_engine
+from bot.token_store import SqlTokenStore
+from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
+from bot.wechat.fake_api import FakeWeChatServer
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def fail(text: str, code: int = 2) -> int:
+    sys.stderr.write(f"gongkai: {text}\n")
+    return code
+
+
+def command_settings() -> Settings:
+    settings = load_settings()
+    if settings.local_mode and not settings.production:
+        settings = with_local_credentials(settings)
+    return settings
+
+
+def migrate_if_local(settings: Settings) -> None:
+    """Local mode keeps its own database current; production runs `gongkai db upgrade`."""
+    if settings.local_mode:
+        from bot.migrate import upgrade
+
+        upgrade(settings.database_url.get_secret_value())
+
+
+def prepare_local_database(settings: Settings) -> None:
+    """Local mode: migrate the database and, on first start, load the sample library."""
+    from bot.migrate import upgrade
+    from policy_index.library import ensure_sample
+
+    url = settings.database_url.get_secret_value()
+    upgrade(url)
+    loaded = asyncio.run(ensure_sample(url))
+    if loaded is not None:
+        say(f"已载入示例政策库：{loaded.policies} 条政策、{loaded.qa_pairs} 条问答。")
+
+
+def uses_builtin_fake(settings: Settings) -> bool:
+    """Local mode without an API base URL: outbound calls go to a fake started on loopback."""
+    return settings.wechat.api_base_url is None and settings.local_mode and not settings.production
+
+
+@asynccontextmanager
+async def wechat_client(
+    settings: Settings, engine: AsyncEngine | None = None
+) -> AsyncIterator[tuple[WeChatClient, bool]]:
+    """The sender for a one-off command, and whether it talks to the built-in fake.
+
+    ``engine`` is the command's own database engine, if it has one (it stays open)."""
+    w = settings.wechat
+    fake: FakeWeChatServer | None = None
+    base_url = w.api_base_url
+    if uses_builtin_fake(settings):
+        fake = FakeWeChatServer(
+            app_id=w.app_id, app_secret=w.app_secret.get_secret_value() if w.app_secret else None
+        )
+        base_url = await fake.start()
+    own = engine is None
+    engine = engine or create_engine(settings.database_url.get_secret_value())
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield (
+                WeChatClient(
+                    session,
+                    token_store=SqlTokenStore(engine),
+                    app_id=w.app_id or "",
+                    app_secret=w.app_secret.get_secret_value() if w.app_secret else "",
+                    base_url=base_url or DEFAULT_API_BASE_URL,
+                ),
+                fake is not None,
+            )
+    finally:
+        if own:
+            await engine.dispose()
+        if fake is not None:
+            await fake.stop()
