@@ -36,6 +36,7 @@ from bot.webhook import routes as webhook_routes
 from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.fake_api import FakeWeChatServer
+from push.subscriptions import SubscriptionDesk
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def _database(
         app[keys.CONVERSATIONS] = SqlConversationStore(batches, memory)
         app[keys.QUESTIONS] = QuestionLog(batches)
         app[keys.PERSONAL_DATA] = PersonalData(batches)
+        app[keys.SUBSCRIPTIONS] = SubscriptionDesk(eng)
         yield
         await batches.stop()
         await ledger.stop()

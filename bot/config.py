@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.wechat.crypto import generate_encoding_aes_key
+from push.config import PushSettings
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///gongkai.db"
 LOCAL_STATE_DIR = ".gongkai"
@@ -178,6 +179,7 @@ class Settings(BaseSettings):
     matcher: MatcherSettings = MatcherSettings()
     conversation: ConversationSettings = ConversationSettings()
     staff: StaffSettings = StaffSettings()
+    push: PushSettings = PushSettings()
     account_name: str = Field(default="本区政务公开", description="How the bot names the account")
     hotline: str = Field(default="12345", description="Phone line offered when the bot cannot help")
     qr_scenes: dict[str, str] = Field(

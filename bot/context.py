@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.questions import QuestionLog
     from policy_index.index import PolicyIndex
     from policy_index.matching import MatchResult
+    from push.subscriptions import SubscriptionDesk
 
 
 class Policies(Protocol):
@@ -41,4 +42,5 @@ class HandlerContext:
     conversations: ConversationStore
     questions: QuestionLog
     personal_data: PersonalData
+    subscriptions: SubscriptionDesk
     over_limit: bool = False  # the user sent more messages than flood control allows

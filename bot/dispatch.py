@@ -39,6 +39,7 @@ def make_context(
         conversations=app[keys.CONVERSATIONS],
         questions=app[keys.QUESTIONS],
         personal_data=app[keys.PERSONAL_DATA],
+        subscriptions=app[keys.SUBSCRIPTIONS],
         over_limit=sent_last_minute > settings.conversation.max_per_minute,
     )
 

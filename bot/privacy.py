@@ -4,10 +4,13 @@ When a user unfollows, their conversation and the link between them and the ques
 asked are deleted in one transaction; the questions stay as anonymous counts for the
 statistics. (Callback receipts, which name the sender for flood control, are operational and
 purged after an hour anyway.) A table that starts holding openids (push subscriptions, for
-instance) adds its line here.
+instance) adds its line here: push forgets the person's subscriptions, enterprise contacts and
+what still waited to be sent to them (``push.subscriptions.forget``).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Connection
@@ -15,6 +18,7 @@ from sqlalchemy.engine import Connection
 from bot.batches import Batches
 from bot.conversations import CONVERSATIONS
 from bot.questions import QUESTIONS
+from push.subscriptions import forget as forget_push
 
 
 class PersonalData:
@@ -25,5 +29,6 @@ class PersonalData:
         def forget(conn: Connection) -> None:
             conn.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.openid == openid))
             conn.execute(update(QUESTIONS).where(QUESTIONS.c.openid == openid).values(openid=None))
+            forget_push(conn, openid, datetime.now(UTC))
 
         await self._batches.run(forget)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.routing import Router
-from handlers import fallback, flood, menu, questions, welcome
+from handlers import fallback, flood, menu, questions, subscriptions, welcome
 
 
 def build_router() -> Router:
@@ -14,8 +14,10 @@ def build_router() -> Router:
     root.include(welcome.router)
     # 2. Custom-menu clicks (handlers/menu.toml): answered by key, whatever dialog is open.
     root.include(menu.router)
-    # 3. Policy questions: numbered choices, follow-ups, then any other text to the matcher.
+    # 3. Subscriptions (订阅 / 退订 / 我的订阅): commands, before any policy question.
+    root.include(subscriptions.router)
+    # 4. Policy questions: numbered choices, follow-ups, then any other text to the matcher.
     root.include(questions.router)
-    # 4. Last: polite defaults for every kind of message no other router took.
+    # 5. Last: polite defaults for every kind of message no other router took.
     root.include(fallback.router)
     return root

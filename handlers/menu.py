@@ -23,6 +23,7 @@ from bot.routing import Router
 from bot.wechat import ClickEvent
 from bot.wechat.replies import TEXT_LIMIT_BYTES, TextReply, fit_text
 from handlers import texts
+from handlers.subscriptions import my_subscriptions_reply
 from policy_index.model import Library, Policy, QAPair
 
 MENU_FILE = Path(__file__).with_name("menu.toml")
@@ -232,7 +233,7 @@ async def on_hot_questions(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
 
 @router.click(MenuKey.SUBSCRIPTIONS)
 async def on_subscriptions(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
-    return TextReply(texts.MENU_SUBSCRIPTIONS)
+    return await my_subscriptions_reply(ctx)
 
 
 @router.click(MenuKey.CONTACT)

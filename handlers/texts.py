@@ -16,6 +16,7 @@ def welcome(settings: Settings) -> str:
         "· 看依据：每条答复都注明发文机关、文号和有效期，并附原文与政策解读链接\n"
         "· 办事指南：申请条件、所需材料、办理流程、咨询电话\n"
         "· 免申即享：点菜单“免申即享”，查看无需申请、直接享受的政策\n"
+        "· 订阅通知：回复“订阅 就业创业”等主题，有新政策时推送给您\n"
         f"回复“帮助”查看用法。找不到答案时，可拨打 {settings.hotline} 政务服务便民热线。"
     )
 
@@ -92,16 +93,6 @@ def menu_hot_questions(questions: Sequence[str]) -> str:
     lines += [f"{n}. {question}" for n, question in enumerate(questions, 1)]
     lines.append("发送问题原文，或用自己的话问，即可查看答复。")
     return "\n".join(lines)
-
-
-MENU_SUBSCRIPTIONS = (
-    "【我的订阅】订阅功能还在建设中，目前还不能订阅，本账号也不会向您推送政策消息。\n"
-    "上线后，您可以按主题（如免申即享、惠企补贴、就业创业）订阅，有新政策时本账号会提醒您，"
-    "并可随时退订。\n"
-    "现在您可以：\n"
-    "· 点菜单“免申即享”，查看正在执行的免申即享政策；\n"
-    "· 直接发问题查询政策，比如“小微企业有哪些税费减免”。"
-)
 
 
 def menu_contact(settings: Settings) -> str:
@@ -299,3 +290,61 @@ def staff_answer(settings: Settings, question: str, asked_on: date, answer: str)
         f"——{settings.account_name}。还有疑问可以直接发消息问我，"
         f"或拨打 {settings.hotline} 政务服务便民热线。"
     )
+
+
+# --- Subscriptions (handlers/subscriptions.py) ----------------------------------------------------
+
+SUBSCRIBE_CONSENT = "订阅即表示您同意本账号向您推送所订主题的政策通知（每天最多几条，夜间不打扰）。"
+UNSUBSCRIBE_HOW = "回复“退订 主题名”取消某个主题，回复“退订 全部”取消全部订阅。"
+
+
+def topic_catalogue(topics: Sequence[tuple[str, str]]) -> str:
+    """The topics one can subscribe to, with what each covers."""
+    lines = ["可订阅的主题："]
+    lines += [
+        f"· {name}：{description}" if description else f"· {name}" for name, description in topics
+    ]
+    lines.append("回复“订阅 主题名”即可订阅，比如“订阅 就业创业”。")
+    return "\n".join(lines)
+
+
+def subscribed(added: Sequence[str], already: Sequence[str], remaining: Sequence[str]) -> str:
+    lines = []
+    if added:
+        lines.append("已为您订阅：" + "、".join(added) + "。有新的政策通知时会推送给您。")
+    if already:
+        lines.append("您之前已订阅：" + "、".join(already) + "。")
+    lines.append("您现在订阅的主题：" + "、".join(remaining) + "。")
+    lines.append(SUBSCRIBE_CONSENT)
+    lines.append(UNSUBSCRIBE_HOW)
+    return "\n".join(lines)
+
+
+def unsubscribed(removed: Sequence[str], remaining: Sequence[str]) -> str:
+    if not removed:
+        return "您没有订阅这个主题。回复“我的订阅”查看您订阅的主题。"
+    lines = ["已取消订阅：" + "、".join(removed) + "。"]
+    if remaining:
+        lines.append("您仍订阅：" + "、".join(remaining) + "。")
+    else:
+        lines.append("您已没有任何订阅，本账号不会再向您推送通知，您的订阅信息已删除。")
+    return "\n".join(lines)
+
+
+def my_subscriptions(topics: Sequence[str], catalogue: Sequence[tuple[str, str]]) -> str:
+    if not topics:
+        return "【我的订阅】您还没有订阅任何主题。\n" + topic_catalogue(catalogue)
+    return (
+        "【我的订阅】您订阅的主题：" + "、".join(topics) + "。\n"
+        "有新的政策通知时会推送给您（22:00–8:00 不打扰）。\n"
+        "回复“订阅 主题名”增加主题。" + UNSUBSCRIBE_HOW
+    )
+
+
+def which_topic(choices: Sequence[str]) -> str:
+    return "您想订阅哪个主题？" + "、".join(choices) + "。请回复“订阅 主题名”。"
+
+
+def unknown_topic(words: str, catalogue: Sequence[tuple[str, str]]) -> str:
+    head = f"没有找到“{words}”这个主题。" if words else "请告诉我要订阅的主题。"
+    return head + "\n" + topic_catalogue(catalogue)

@@ -214,6 +214,60 @@ class WeChatClient:
             },
         )
 
+    # Notices. Each send is made at most once by this client (``at_most_once``): the delivery
+    # engine decides, from the outcome, whether a resend is safe.
+
+    async def send_template(
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        *,
+        url: str | None = None,
+        client_msg_id: str | None = None,
+    ) -> str | None:
+        """A template message (模板消息); returns WeChat's msgid. ``client_msg_id`` makes WeChat
+        deliver the same (openid, id) once within 10 minutes, so a resend is harmless."""
+        payload: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {key: {"value": value} for key, value in data.items()},
+        }
+        if url:
+            payload["url"] = url
+        if client_msg_id:
+            payload["client_msg_id"] = client_msg_id
+        answer = await self.call("/cgi-bin/message/template/send", payload, at_most_once=True)
+        return str(answer["msgid"]) if "msgid" in answer else None
+
+    async def send_subscribe(
+        self, openid: str, template_id: str, data: Mapping[str, str], *, page: str | None = None
+    ) -> None:
+        """A subscription notice (订阅通知, bizsend): needs an unused consent from the user."""
+        payload: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {key: {"value": value} for key, value in data.items()},
+        }
+        if page:
+            payload["page"] = page
+        await self.call("/cgi-bin/message/subscribe/bizsend", payload, at_most_once=True)
+
+    async def mass_send_text(self, content: str, *, clientmsgid: str) -> str | None:
+        """A text broadcast to every follower (群发, is_to_all); WeChat fans it out. The same
+        ``clientmsgid`` is refused as a duplicate (45065), which means it was sent."""
+        answer = await self.call(
+            "/cgi-bin/message/mass/sendall",
+            {
+                "filter": {"is_to_all": True},
+                "msgtype": "text",
+                "text": {"content": content},
+                "clientmsgid": clientmsgid,
+            },
+            at_most_once=True,
+        )
+        return str(answer["msg_id"]) if "msg_id" in answer else None
+
     # Custom menu (自定义菜单). Clients fetch a changed menu when the user next opens the chat
     # and their copy is over 5 minutes old. Creating replaces the whole menu.
 

@@ -37,11 +37,13 @@ CLASSIFICATION: dict[int, Action] = {
     40125: Action.CONFIGURATION,  # invalid appsecret
     40037: Action.CONFIGURATION,
     40164: Action.CONFIGURATION,
+    47003: Action.PERMANENT,  # a template value is invalid: the notice's content, not the user
     48001: Action.CONFIGURATION,
 }
 
 
 MENU_NOT_FOUND = 46003  # menu/get when the account has no menu
+MASS_DUPLICATE = 45065  # mass send: this clientmsgid was sent already (so it was delivered)
 
 EXPLANATIONS: dict[int, str] = {
     40013: "AppID 不正确（GONGKAI_WECHAT__APP_ID）",

@@ -387,7 +387,7 @@ async def test_hot_questions_are_the_most_asked_answered_ones_of_the_last_30_day
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        (menu.MenuKey.SUBSCRIPTIONS, "还不能订阅"),
+        (menu.MenuKey.SUBSCRIPTIONS, "还没有订阅任何主题"),
         (menu.MenuKey.CONTACT, "依申请公开"),
         (menu.MenuKey.HELP, "使用说明"),
         ("NO_SUCH_KEY", texts.MENU_UNAVAILABLE),

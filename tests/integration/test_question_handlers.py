@@ -23,6 +23,7 @@ from policy_index.index import PolicyIndex, build_index
 from policy_index.interchange import read_library
 from policy_index.library import SAMPLE_LIBRARY
 from policy_index.matching import Candidate, Decision, MatchResult
+from push.subscriptions import SubscriptionDesk
 
 OPENID = "o_handler_test"
 
@@ -63,6 +64,7 @@ class Chat:
             conversations=self.store,
             questions=QuestionLog(self.batches),
             personal_data=PersonalData(self.batches),
+            subscriptions=SubscriptionDesk(self.batches.engine),
         )
         msg = TextMessage(to_user="gh", from_user=OPENID, create_time=1, msg_id=1, content=content)
         reply = await build_router().dispatch(msg, ctx)

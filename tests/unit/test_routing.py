@@ -15,6 +15,7 @@ from bot.questions import QuestionLog
 from bot.routing import Router
 from bot.wechat import ClickEvent, ImageMessage, TextMessage, TextReply
 from policy_index.service import PolicyService
+from push.subscriptions import SubscriptionDesk
 
 
 def ctx(state: str | None = None) -> HandlerContext:
@@ -30,6 +31,7 @@ def ctx(state: str | None = None) -> HandlerContext:
         conversations=InMemoryConversationStore(),
         questions=QuestionLog(Batches(engine)),
         personal_data=PersonalData(Batches(engine)),
+        subscriptions=SubscriptionDesk(engine),
     )
 
 

@@ -1,0 +1,247 @@
+"""Subscribers and their topic subscriptions: subscribe, unsubscribe, import, forget.
+
+A subscriber row exists only while the person subscribes to something (or was imported by
+staff): the last ``退订`` deletes it, and unfollowing deletes everything push holds about the
+person (``forget``), with whatever was still waiting to be sent to them. Each subscription
+records when the person said yes (consent, PIPL Art. 14). A late unsubscribe is honoured: what
+waits in the outbox for that person from notices of topics they no longer follow is cancelled in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, literal, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import insert_for
+from push import outbox
+from push.errors import ImportFileError
+from push.tables import (
+    CONTACTS,
+    DELIVERIES,
+    NOTICES,
+    SUBSCRIBERS,
+    SUBSCRIPTIONS,
+    TOPICS,
+)
+from push.topics import DEFAULT_TOPICS, Topic
+
+MAX_LINE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    added: tuple[str, ...] = ()
+    already: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    remaining: tuple[str, ...] = ()
+
+
+def ensure_topics(conn: Connection) -> None:
+    """A new database starts with the default catalogue (staff edit it afterwards)."""
+    if conn.execute(select(func.count()).select_from(TOPICS)).scalar_one():
+        return
+    conn.execute(
+        TOPICS.insert(),
+        [
+            {
+                "name": t.name,
+                "aliases": list(t.aliases),
+                "description": t.description,
+                "position": i,
+                "active": True,
+            }
+            for i, t in enumerate(DEFAULT_TOPICS)
+        ],
+    )
+
+
+def catalogue(conn: Connection) -> list[Topic]:
+    ensure_topics(conn)
+    t = TOPICS.c
+    rows = conn.execute(
+        select(t.name, t.aliases, t.description).where(t.active.is_(True)).order_by(t.position)
+    )
+    return [Topic(r.name, tuple(r.aliases or ()), r.description or "") for r in rows]
+
+
+def subscribed_topics(conn: Connection, openid: str) -> list[str]:
+    s, sub, t = SUBSCRIBERS.c, SUBSCRIPTIONS.c, TOPICS.c
+    rows = conn.execute(
+        select(sub.topic)
+        .join(SUBSCRIBERS, s.id == sub.subscriber_id)
+        .join(TOPICS, t.name == sub.topic)
+        .where(s.openid == openid)
+        .order_by(t.position)
+    )
+    return list(rows.scalars())
+
+
+def _subscriber_id(conn: Connection, openid: str, now: datetime, source: str) -> int:
+    s = SUBSCRIBERS.c
+    found = conn.execute(select(s.id).where(s.openid == openid)).scalar_one_or_none()
+    if found is not None:
+        conn.execute(update(SUBSCRIBERS).where(s.id == found).values(active=True))
+        return int(found)
+    stmt = insert_for(conn.dialect, SUBSCRIBERS).values(
+        openid=openid, tags=[], active=True, source=source, created_at=now
+    )
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["openid"]))
+    return int(conn.execute(select(s.id).where(s.openid == openid)).scalar_one())
+
+
+def subscribe(
+    conn: Connection, openid: str, topics: Sequence[str], now: datetime, *, source: str = "chat"
+) -> Change:
+    have = set(subscribed_topics(conn, openid))
+    new = [t for t in topics if t not in have]
+    sid = _subscriber_id(conn, openid, now, source)
+    if new:
+        stmt = insert_for(conn.dialect, SUBSCRIPTIONS).on_conflict_do_nothing(
+            index_elements=["subscriber_id", "topic"]
+        )
+        conn.execute(stmt, [{"subscriber_id": sid, "topic": t, "consented_at": now} for t in new])
+    return Change(
+        added=tuple(new),
+        already=tuple(t for t in topics if t in have),
+        remaining=tuple(subscribed_topics(conn, openid)),
+    )
+
+
+def unsubscribe(
+    conn: Connection, openid: str, topics: Sequence[str] | None, now: datetime
+) -> Change:
+    """Remove ``topics`` (all when None); the last one removes the subscriber."""
+    s, sub = SUBSCRIBERS.c, SUBSCRIPTIONS.c
+    sid = conn.execute(select(s.id).where(s.openid == openid)).scalar_one_or_none()
+    if sid is None:
+        return Change()
+    have = subscribed_topics(conn, openid)
+    gone = have if topics is None else [t for t in have if t in topics]
+    if gone:
+        conn.execute(delete(SUBSCRIPTIONS).where(sub.subscriber_id == sid, sub.topic.in_(gone)))
+    remaining = [t for t in have if t not in gone]
+    _cancel_unwanted(conn, openid, remaining, now)
+    if not remaining and topics is None:
+        conn.execute(delete(SUBSCRIBERS).where(s.id == sid))
+    elif not remaining:
+        source = conn.execute(select(s.source).where(s.id == sid)).scalar_one()
+        if source == "chat":  # nothing left that the person asked for
+            conn.execute(delete(SUBSCRIBERS).where(s.id == sid))
+    return Change(removed=tuple(gone), remaining=tuple(remaining))
+
+
+def _cancel_unwanted(
+    conn: Connection, openid: str, remaining: Sequence[str], now: datetime
+) -> None:
+    """Waiting deliveries of topic notices none of whose topics the person still follows."""
+    d, n = DELIVERIES.c, NOTICES.c
+    rows = conn.execute(
+        select(d.notice_id, n.topics)
+        .join(NOTICES, n.id == d.notice_id)
+        .where(d.openid == openid, d.status.in_(outbox.CLAIMABLE))
+    ).all()
+    unwanted = [nid for nid, topics in rows if topics and not set(topics) & set(remaining)]
+    outbox.cancel_for(conn, openid, unwanted, now)
+
+
+def forget(conn: Connection, openid: str, now: datetime) -> None:
+    """Everything push holds about the person (unfollow): subscriptions, the subscriber, enterprise
+    contacts, and what still waited to be sent to them."""
+    outbox.cancel_for(conn, openid, None, now)
+    conn.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.openid == openid))
+    conn.execute(delete(CONTACTS).where(CONTACTS.c.openid == openid))
+    d = DELIVERIES.c
+    # Delivery rows stay as counts for the notices' figures, without the person.
+    conn.execute(
+        update(DELIVERIES)
+        .where(d.openid == openid)
+        .values(openid=literal("gone:") + cast(d.id, String))
+    )
+
+
+# --- staff import -----------------------------------------------------------------------------
+
+
+def parse_subscriber_lines(
+    path: Path, lines: Iterable[str], known_topics: set[str]
+) -> list[dict[str, Any]]:
+    """JSON Lines ``{"openid", "topics": [...], "town", "tags"}``; a bad line names itself."""
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+
+        def bad(field: str, why: str, number: int = number) -> ImportFileError:
+            return ImportFileError(path, number, field, why)
+
+        if len(line) > MAX_LINE:
+            raise bad("-", "这一行太长")
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise bad("-", f"不是有效的 JSON（{exc.msg}）") from None
+        if not isinstance(data, dict):
+            raise bad("-", "每行应是一个 JSON 对象")
+        openid = data.get("openid")
+        if not isinstance(openid, str) or not 6 <= len(openid) <= 64 or not openid.isascii():
+            raise bad("openid", "缺少或不是有效的 openid")
+        topics = data.get("topics", [])
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise bad("topics", "应是主题名称的列表")
+        unknown = [t for t in topics if t not in known_topics]
+        if unknown:
+            raise bad("topics", "没有这个主题：" + "、".join(unknown))
+        town = data.get("town")
+        if town is not None and (not isinstance(town, str) or len(town) > 64):
+            raise bad("town", "应是不超过 64 字的乡镇（街道）名称")
+        tags = data.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise bad("tags", "应是标签的列表")
+        records.append({"openid": openid, "topics": topics, "town": town, "tags": tags})
+    return records
+
+
+def import_subscribers(conn: Connection, records: Sequence[dict[str, Any]], now: datetime) -> int:
+    """Upsert subscribers and their topics (idempotent: a second import changes nothing)."""
+    s = SUBSCRIBERS.c
+    for r in records:
+        sid = _subscriber_id(conn, r["openid"], now, "import")
+        conn.execute(update(SUBSCRIBERS).where(s.id == sid).values(town=r["town"], tags=r["tags"]))
+        subscribe(conn, r["openid"], r["topics"], now, source="import")
+    return len(records)
+
+
+class SubscriptionDesk:
+    """What the chat handlers use (they do no SQL themselves)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _tx(self, fn: Any) -> Any:
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(fn)
+
+    async def catalogue(self) -> list[Topic]:
+        topics: list[Topic] = await self._tx(catalogue)
+        return topics
+
+    async def mine(self, openid: str) -> list[str]:
+        topics: list[str] = await self._tx(lambda c: subscribed_topics(c, openid))
+        return topics
+
+    async def subscribe(self, openid: str, topics: Sequence[str], now: datetime) -> Change:
+        change: Change = await self._tx(lambda c: subscribe(c, openid, topics, now))
+        return change
+
+    async def unsubscribe(self, openid: str, topics: Sequence[str] | None, now: datetime) -> Change:
+        change: Change = await self._tx(lambda c: unsubscribe(c, openid, topics, now))
+        return change
