@@ -77,12 +77,15 @@ def resolve(text: str, catalogue: Sequence[Topic]) -> Resolution:
     words = core(text)
     if not words:
         return Resolution(())
-    named = [t for t in catalogue if t.name in plain or (core(t.name) and core(t.name) in words)]
-    if named:
+    named = [t for t in catalogue if core(t.name) and core(t.name) in words]
+    rest = words
+    for topic in named:
+        rest = rest.replace(core(topic.name), "")
+    if named and not rest:  # nothing but topic names: "订阅 就业创业 住房"
         return Resolution(tuple(named))
     best: dict[str, int] = {}
     for topic in catalogue:
-        lengths = [len(a) for a in topic.aliases if a in words]
+        lengths = [len(a) for a in (core(topic.name), *topic.aliases) if a and a in words]
         if lengths:
             best[topic.name] = max(lengths)
     if best:

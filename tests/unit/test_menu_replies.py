@@ -189,9 +189,12 @@ def test_contact_names_the_hotline_12345_and_disclosure_on_request() -> None:
 def test_my_subscriptions_lists_what_one_follows_or_how_to_start() -> None:
     catalogue = [("就业创业", "就业补贴"), ("救助", "低保")]
     empty = texts.my_subscriptions([], catalogue)
-    assert "还没有订阅" in empty and "订阅 主题名" in empty and "就业创业" in empty
+    assert "还没有订阅" in empty
+    assert "订阅 主题名" in empty
+    assert "就业创业" in empty
     some = texts.my_subscriptions(["救助"], catalogue)
-    assert "您订阅的主题：救助" in some and "退订 全部" in some
+    assert "您订阅的主题：救助" in some
+    assert "退订 全部" in some
 
 
 def test_an_empty_library_gets_a_plain_answer() -> None:
