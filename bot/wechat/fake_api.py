@@ -95,7 +95,6 @@ class FakeWeChatServer:
     received: Counter[tuple[str, str]] = field(default_factory=Counter)  # (user, notice) -> n
     _client_ids: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     _rng: random.Random | None = None
-    _lose_next: bool = False  # the next delivery's answer is lost (an injected fault)
 
     # --- control, for tests and demos -------------------------------------------------------
 
@@ -205,10 +204,13 @@ class FakeWeChatServer:
         if (failure := await self._pre(request.path)) is not None:
             return failure
         sending = request.path in SEND_PATHS
+        lose = False
         if sending:
             self.sends += 1
-            if (fault := self._fault()) is not None:
+            fault = self._fault()
+            if isinstance(fault, web.Response):
                 return fault
+            lose = fault == "lose"
         if request.query.get("access_token") not in self._tokens:
             return web.json_response(
                 {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
@@ -218,10 +220,10 @@ class FakeWeChatServer:
         if request.path.startswith("/cgi-bin/menu/"):
             return web.json_response(self._menu(request.path, body))
         if sending:
-            return self._deliver(request.path, body)
+            return self._deliver(request.path, body, lose=lose)
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
-    def _fault(self) -> web.Response | None:
+    def _fault(self) -> web.Response | str | None:
         """An injected failure for this send, drawn from ``faults`` (reproducibly)."""
         f = self.faults
         if not (f.busy or f.http_500 or f.lost_answer or f.token_expiry):
@@ -243,13 +245,12 @@ class FakeWeChatServer:
             return web.Response(status=500, text="faked 500")
         draw -= f.http_500
         if draw < f.lost_answer:
-            self.injected["lost_answer"] += 1
-            self._lose_next = True
+            return "lose"  # counted when a delivery's answer is really lost
         return None
 
-    def _deliver(self, path: str, body: dict[str, Any]) -> web.Response:
-        """A message send: quota, unfollowed users, idempotency keys, then delivery."""
-        lose, self._lose_next = self._lose_next, False
+    def _deliver(self, path: str, body: dict[str, Any], *, lose: bool = False) -> web.Response:
+        """A message send: quota, unfollowed users, idempotency keys, then delivery; ``lose``:
+        answer HTTP 500 although the message was delivered."""
         touser = str(body.get("touser", "@all" if path.endswith("sendall") else ""))
         if self.daily_quota is not None and self.accepted >= self.daily_quota:
             return web.json_response(
@@ -276,6 +277,7 @@ class FakeWeChatServer:
             notice = key.rsplit(":", 1)[0] if key else path
             self.received[touser, notice] += 1
         if lose:
+            self.injected["lost_answer"] += 1
             return web.Response(status=500, text="faked 500 after delivery")
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if path.endswith("/template/send"):
