@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,28 @@ class LibraryRepository:
             (QAPair(q.id, q.question, q.answer, tuple(q.similar or ()), q.policy_id) for q in qa),
             (Alias(a.alias, a.canonical) for a in aliases),
         )
+
+    async def retire_expired(self, today: date, now: datetime) -> list[str]:
+        """Policies in force whose expiry date has passed are marked 已失效 (定期清理), so that
+        the library shows what the answers already say; returns their ids."""
+        async with self._sessions.begin() as session:
+            lapsed = (
+                (
+                    await session.execute(
+                        select(PolicyRow).where(
+                            PolicyRow.status == Status.CURRENT.value, PolicyRow.expiry_date < today
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for row in lapsed:
+                row.status = Status.EXPIRED.value
+                row.updated_at = now
+            if lapsed:
+                await _bump(session, now)
+            return [row.id for row in lapsed]
 
     async def revision(self) -> int:
         async with self._sessions() as session:

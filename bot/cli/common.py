@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings, load_settings, with_local_credentials
 from bot.db import create_engine
 from bot.token_store import SqlTokenStore
-from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
+from bot.wechat.api import DEFAULT_API_BASE_URL, RetryPolicy, WeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 
 
@@ -61,11 +61,12 @@ def uses_builtin_fake(settings: Settings) -> bool:
 
 @asynccontextmanager
 async def wechat_client(
-    settings: Settings, engine: AsyncEngine | None = None
+    settings: Settings, engine: AsyncEngine | None = None, *, retry: RetryPolicy | None = None
 ) -> AsyncIterator[tuple[WeChatClient, bool]]:
     """The sender for a one-off command, and whether it talks to the built-in fake.
 
-    ``engine`` is the command's own database engine, if it has one (it stays open)."""
+    ``engine`` is the command's own database engine, if it has one (it stays open); ``retry``
+    replaces the client's own bounded retries (the push engine retries durably itself)."""
     w = settings.wechat
     fake: FakeWeChatServer | None = None
     base_url = w.api_base_url
@@ -85,6 +86,7 @@ async def wechat_client(
                     app_id=w.app_id or "",
                     app_secret=w.app_secret.get_secret_value() if w.app_secret else "",
                     base_url=base_url or DEFAULT_API_BASE_URL,
+                    retry=retry or RetryPolicy(),
                 ),
                 fake is not None,
             )
