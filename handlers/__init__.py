@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.routing import Router
-from handlers import fallback, flood, menu, questions, subscriptions, welcome
+from handlers import fallback, flood, menu, push_events, questions, subscriptions, welcome
 
 
 def build_router() -> Router:
@@ -12,6 +12,8 @@ def build_router() -> Router:
     root.include(flood.router)
     # 1. Follow/unfollow and the help text: fixed answers that must win over any dialog.
     root.include(welcome.router)
+    #    WeChat's reports on our pushes (template results, subscription-notice consent).
+    root.include(push_events.router)
     # 2. Custom-menu clicks (handlers/menu.toml): answered by key, whatever dialog is open.
     root.include(menu.router)
     # 3. Subscriptions (订阅 / 退订 / 我的订阅): commands, before any policy question.

@@ -9,7 +9,6 @@ from bot.wechat import (
     ImageMessage,
     LinkMessage,
     LocationMessage,
-    TemplateSendJobFinishEvent,
     TextMessage,
     VideoMessage,
     VoiceMessage,
@@ -50,14 +49,6 @@ async def on_link(msg: LinkMessage, ctx: HandlerContext) -> TextReply:
 async def on_unknown_menu(msg: ClickEvent, ctx: HandlerContext) -> TextReply:
     ctx.log.warning("menu key without a handler", extra={"action": "menu_unknown", "key": msg.key})
     return TextReply(texts.MENU_UNAVAILABLE)
-
-
-@router.on(TemplateSendJobFinishEvent)
-async def on_template_result(msg: TemplateSendJobFinishEvent, ctx: HandlerContext) -> None:
-    ctx.log.info(
-        "template message result",
-        extra={"action": "template_result", "status": msg.status, "wechat_msgid": msg.msg_id},
-    )
 
 
 @router.on(TextMessage)

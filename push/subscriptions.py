@@ -25,12 +25,15 @@ from bot.db import insert_for
 from push import outbox
 from push.errors import ImportFileError
 from push.tables import (
+    CONSENTS,
     CONTACTS,
     DELIVERIES,
     NOTICES,
     SUBSCRIBERS,
     SUBSCRIPTIONS,
     TOPICS,
+    Channel,
+    DeliveryState,
 )
 from push.topics import DEFAULT_TOPICS, Topic
 
@@ -159,6 +162,7 @@ def forget(conn: Connection, openid: str, now: datetime) -> None:
     outbox.cancel_for(conn, openid, None, now)
     conn.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.openid == openid))
     conn.execute(delete(CONTACTS).where(CONTACTS.c.openid == openid))
+    conn.execute(delete(CONSENTS).where(CONSENTS.c.openid == openid))
     d = DELIVERIES.c
     # Delivery rows stay as counts for the notices' figures, without the person.
     conn.execute(
@@ -220,6 +224,41 @@ def import_subscribers(conn: Connection, records: Sequence[dict[str, Any]], now:
     return len(records)
 
 
+TEMPLATE_FAILURES = {"failed:user block": "user_block", "failed: system failed": "system_failed"}
+
+
+def template_result(conn: Connection, msgid: str, status: str, now: datetime) -> bool:
+    """WeChat's final word on a template message: a block or a system failure turns the
+    delivery recorded as sent into failed (the notice's figures stay true)."""
+    reason = TEMPLATE_FAILURES.get(status.strip().lower())
+    if reason is None or not msgid:
+        return False
+    d = DELIVERIES.c
+    result = conn.execute(
+        update(DELIVERIES)
+        .where(d.msgid == msgid, d.channel == Channel.TEMPLATE, d.status == DeliveryState.SENT)
+        .values(status=DeliveryState.FAILED, reason=reason, finished_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def record_consents(
+    conn: Connection, openid: str, answers: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """The consent ledger of subscription notices: accept / reject per template."""
+    stmt = insert_for(conn.dialect, CONSENTS)
+    for template_id, status in answers:
+        value = "accept" if status.lower() == "accept" else "reject"
+        conn.execute(
+            stmt.values(
+                openid=openid, template_id=template_id, status=value, updated_at=now
+            ).on_conflict_do_update(
+                index_elements=["openid", "template_id"],
+                set_={"status": value, "updated_at": now},
+            )
+        )
+
+
 class SubscriptionDesk:
     """What the chat handlers use (they do no SQL themselves)."""
 
@@ -245,3 +284,12 @@ class SubscriptionDesk:
     async def unsubscribe(self, openid: str, topics: Sequence[str] | None, now: datetime) -> Change:
         change: Change = await self._tx(lambda c: unsubscribe(c, openid, topics, now))
         return change
+
+    async def template_result(self, msgid: str, status: str, now: datetime) -> bool:
+        changed: bool = await self._tx(lambda c: template_result(c, msgid, status, now))
+        return changed
+
+    async def record_consents(
+        self, openid: str, answers: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        await self._tx(lambda c: record_consents(c, openid, answers, now))

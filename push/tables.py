@@ -240,6 +240,7 @@ DELIVERIES = Table(
     UniqueConstraint("notice_id", "openid", name="uq_push_delivery_notice_openid"),
     Index("ix_push_delivery_due", "status", "next_attempt_at"),
     Index("ix_push_delivery_openid", "openid"),
+    Index("ix_push_delivery_msgid", "msgid"),
 )
 
 MAYBE = Table(

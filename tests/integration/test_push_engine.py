@@ -378,3 +378,38 @@ async def test_two_dispatchers_share_the_outbox_without_duplicates(
     assert fake_wechat.stats()["duplicates"] == 0
     assert len(fake_wechat.calls_to(TEMPLATE)) == 200
     assert DeliveryState.SENT == "sent"
+
+
+async def test_template_result_and_consent_events_are_recorded(
+    engine: AsyncEngine,
+    fake_wechat: FakeWeChatServer,
+    dispatcher: MakeDispatcher,
+    make_client: Any,
+    peer: Any,
+) -> None:
+    from push.tables import CONSENTS
+    from tests.integration.callback_helpers import send
+
+    openids = await make_subscribers(engine, 2, "就业创业", now=DAYTIME)
+    nid = await make_notice(engine, now=DAYTIME, topics=["就业创业"])
+    await dispatcher().run(until_idle=True)
+    async with engine.connect() as conn:
+        msgid = (
+            await conn.execute(select(DELIVERIES.c.msgid).where(DELIVERIES.c.openid == openids[0]))
+        ).scalar_one()
+    app = await make_client()
+    blocked = peer.event_xml(
+        openids[0], "TEMPLATESENDJOBFINISH", extra={"MsgID": msgid, "Status": "failed:user block"}
+    )
+    assert (await send(app, peer, blocked)).status == 200
+    assert await delivery_states(engine, nid) == {"sent": 1, "failed": 1}
+    popup = {
+        "List": [{"TemplateId": "tpl-A", "SubscribeStatusString": "accept", "PopupScene": "2"}]
+    }
+    consent = peer.event_xml(
+        openids[1], "subscribe_msg_popup_event", extra={"SubscribeMsgPopupEvent": popup}
+    )
+    assert (await send(app, peer, consent)).status == 200
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(CONSENTS))).mappings().one()
+    assert (row["openid"], row["template_id"], row["status"]) == (openids[1], "tpl-A", "accept")
