@@ -233,6 +233,10 @@ class Settings(BaseSettings):
                 "GONGKAI_DATABASE_URL points at SQLite; use PostgreSQL when several server "
                 "processes share the account"
             )
+        if not self.push.template_id:
+            warnings.append(
+                "GONGKAI_PUSH__TEMPLATE_ID is not set: notices cannot go out as template messages"
+            )
         return warnings
 
 
@@ -278,8 +282,11 @@ def with_local_credentials(settings: Settings) -> Settings:
     staff = settings.staff.model_copy(
         update={"token": settings.staff.token or SecretStr(generated["staff_token"])}
     )
+    push = settings.push
+    if not push.template_id:  # the fake accepts any; WeChat would answer 40037
+        push = push.model_copy(update={"template_id": "LOCAL_TEMPLATE"})
     return settings.model_copy(
-        update={"wechat": wechat, "staff": staff, "generated_credentials": True}
+        update={"wechat": wechat, "staff": staff, "push": push, "generated_credentials": True}
     )
 
 
