@@ -60,6 +60,16 @@ def uses_builtin_fake(settings: Settings) -> bool:
 
 
 @asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The configured database's engine for one command, disposed of at the end."""
+    engine = create_engine(settings.database_url.get_secret_value())
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
 async def wechat_client(
     settings: Settings, engine: AsyncEngine | None = None, *, retry: RetryPolicy | None = None
 ) -> AsyncIterator[tuple[WeChatClient, bool]]:

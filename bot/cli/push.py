@@ -15,8 +15,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.cli.common import command_settings, fail, migrate_if_local, say, wechat_client
-from bot.db import create_engine
+from bot.cli.common import (
+    command_settings,
+    database,
+    fail,
+    migrate_if_local,
+    say,
+    wechat_client,
+)
 from bot.log_setup import configure_logging
 from bot.wechat.api import RetryPolicy
 from bot.wechat.fake_api import FakeWeChatServer, Faults
@@ -45,12 +51,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     migrate_if_local(settings)
 
     async def main() -> RunStats:
-        engine = create_engine(settings.database_url.get_secret_value())
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
+        async with database(settings) as engine:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
             async with wechat_client(settings, engine, retry=RetryPolicy(attempts=1)) as (
                 client,
                 _local,
@@ -62,8 +67,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return await dispatcher.run(until_idle=args.until_idle, stop=stop)
                 finally:
                     await clock.stop()
-        finally:
-            await engine.dispose()
 
     stats = asyncio.run(main())
     say(
@@ -80,9 +83,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     migrate_if_local(settings)
 
     async def main() -> dict[str, Any]:
-        engine = create_engine(settings.database_url.get_secret_value())
-        now = _now()
-        try:
+        async with database(settings) as engine:
+            now = _now()
             async with engine.connect() as conn:
                 d, n, c = DELIVERIES.c, NOTICES.c, CHANNEL_STATE.c
                 by_status: dict[str, int] = dict(
@@ -107,8 +109,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                 subscribers = (
                     await conn.execute(select(func.count()).select_from(SUBSCRIBERS))
                 ).scalar_one()
-        finally:
-            await engine.dispose()
         return {
             "deliveries": {k: int(v) for k, v in by_status.items()},
             "paused": [
@@ -153,15 +153,11 @@ def cmd_subscribers_import(args: argparse.Namespace) -> int:
         return fail(f"cannot read {path}: {exc.strerror}")
 
     async def main() -> int:
-        engine = create_engine(settings.database_url.get_secret_value())
-        try:
-            async with engine.begin() as conn:
-                known = {t.name for t in await conn.run_sync(catalogue)}
-                records = parse_subscriber_lines(path, lines, known)
-                now = _now()
-                return int(await conn.run_sync(lambda c: import_subscribers(c, records, now)))
-        finally:
-            await engine.dispose()
+        async with database(settings) as engine, engine.begin() as conn:
+            known = {t.name for t in await conn.run_sync(catalogue)}
+            records = parse_subscriber_lines(path, lines, known)
+            now = _now()
+            return int(await conn.run_sync(lambda c: import_subscribers(c, records, now)))
 
     try:
         count = asyncio.run(main())
@@ -177,18 +173,14 @@ def cmd_topics_list(args: argparse.Namespace) -> int:
     migrate_if_local(settings)
 
     async def main() -> list[dict[str, Any]]:
-        engine = create_engine(settings.database_url.get_secret_value())
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(ensure_topics)
-                t = TOPICS.c
-                rows = (
-                    await conn.execute(
-                        select(t.name, t.description, t.aliases, t.active).order_by(t.position)
-                    )
-                ).all()
-        finally:
-            await engine.dispose()
+        async with database(settings) as engine, engine.begin() as conn:
+            await conn.run_sync(ensure_topics)
+            t = TOPICS.c
+            rows = (
+                await conn.execute(
+                    select(t.name, t.description, t.aliases, t.active).order_by(t.position)
+                )
+            ).all()
         return [dict(r._mapping) for r in rows]
 
     topics = asyncio.run(main())
@@ -210,28 +202,24 @@ def cmd_topics_add(args: argparse.Namespace) -> int:
         return fail("a topic name has 1 to 32 characters")
 
     async def main() -> None:
-        engine = create_engine(settings.database_url.get_secret_value())
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(ensure_topics)
-                t = TOPICS.c
-                exists = (
-                    await conn.execute(select(t.name).where(t.name == name))
-                ).scalar_one_or_none()
-                values = {
-                    "description": args.description or "",
-                    "aliases": list(args.alias or []),
-                    "active": not args.disable,
-                }
-                if exists is None:
-                    last = (await conn.execute(select(func.max(t.position)))).scalar_one() or 0
-                    await conn.execute(
-                        TOPICS.insert().values(name=name, position=last + 1, **values)
-                    )
-                else:
-                    await conn.execute(TOPICS.update().where(t.name == name).values(**values))
-        finally:
-            await engine.dispose()
+        async with database(settings) as engine, engine.begin() as conn:
+            await conn.run_sync(ensure_topics)
+            t = TOPICS.c
+            exists = (
+                await conn.execute(select(t.name).where(t.name == name))
+            ).scalar_one_or_none()
+            values = {
+                "description": args.description or "",
+                "aliases": list(args.alias or []),
+                "active": not args.disable,
+            }
+            if exists is None:
+                last = (await conn.execute(select(func.max(t.position)))).scalar_one() or 0
+                await conn.execute(
+                    TOPICS.insert().values(name=name, position=last + 1, **values)
+                )
+            else:
+                await conn.execute(TOPICS.update().where(t.name == name).values(**values))
 
     asyncio.run(main())
     say(f"主题“{name}”已{'停用' if args.disable else '保存'}。")
