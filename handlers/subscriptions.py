@@ -22,6 +22,10 @@ SUBSCRIBE = re.compile(r"^(?:我想|我要|想要|请|帮我|麻烦)?订阅(?!�
 UNSUBSCRIBE = re.compile(
     r"^(?:我想|我要|请|帮我|麻烦)?(?:退订|取消订阅|不再订阅|取消.{0,12}(?:推送|订阅|通知))"
 )
+QUIET = re.compile(
+    r"^(?:设置)?免打扰(?:时间|时段)?\s*(?:(?P<off>关闭|取消|不要|无)|(?P<default>默认|恢复)"
+    r"|(?P<h1>\d{1,2})[:：点](?P<m1>\d{2})?\s*(?:-|—|~|～|到|至)\s*(?P<h2>\d{1,2})[:：点]?(?P<m2>\d{2})?)"
+)
 MINE = ("我的订阅", "查看订阅", "订阅了什么", "我订阅了什么", "我订阅了哪些", "订阅列表")
 
 
@@ -49,6 +53,31 @@ async def my_subscriptions_reply(ctx: HandlerContext) -> TextReply:
     mine = await ctx.subscriptions.mine(ctx.openid)
     catalogue = await ctx.subscriptions.catalogue()
     return TextReply(texts.my_subscriptions(mine, _pairs(catalogue)))
+
+
+def _wants_quiet(msg: InboundMessage, _ctx: HandlerContext) -> bool:
+    return _text(msg).startswith(("免打扰", "设置免打扰"))
+
+
+@router.on(TextMessage, when=_wants_quiet)
+async def on_quiet_hours(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """免打扰 23:00-07:00 / 免打扰 关闭 / 免打扰 默认: the person's own quiet hours."""
+    m = QUIET.match(_text(msg).replace(" ", ""))
+    if m is None:
+        return TextReply(texts.QUIET_HOURS_HOW)
+    if m["off"]:
+        window: str | None = "00:00-00:00"
+    elif m["default"]:
+        window = None
+    else:
+        h1, h2 = int(m["h1"]), int(m["h2"])
+        m1, m2 = int(m["m1"] or 0), int(m["m2"] or 0)
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            return TextReply(texts.QUIET_HOURS_HOW)
+        window = f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+    if not await ctx.subscriptions.set_quiet_hours(ctx.openid, window):
+        return TextReply(texts.QUIET_HOURS_NOT_SUBSCRIBED)
+    return TextReply(texts.quiet_hours_set(window, ctx.settings.push.quiet_hours))
 
 
 @router.on(TextMessage, when=_wants_mine)

@@ -348,3 +348,20 @@ def which_topic(choices: Sequence[str]) -> str:
 def unknown_topic(words: str, catalogue: Sequence[tuple[str, str]]) -> str:
     head = f"没有找到“{words}”这个主题。" if words else "请告诉我要订阅的主题。"
     return head + "\n" + topic_catalogue(catalogue)
+
+
+QUIET_HOURS_HOW = (
+    "设置免打扰时段：回复“免打扰 22:00-08:00”（时段内不推送，结束后补发）；"
+    "“免打扰 关闭”全天可推送；“免打扰 默认”恢复默认时段。"
+)
+QUIET_HOURS_NOT_SUBSCRIBED = (
+    "您还没有订阅任何主题，无需设置免打扰。回复“我的订阅”查看可订阅的主题。"
+)
+
+
+def quiet_hours_set(window: str | None, default: str) -> str:
+    if window is None:
+        return f"已恢复默认免打扰时段（{default or '无'}）。"
+    if window == "00:00-00:00":
+        return "已关闭免打扰：有新通知时随时推送给您（每天条数仍有上限）。"
+    return f"已设置免打扰时段 {window}：这段时间不推送，结束后再发给您。"

@@ -224,6 +224,13 @@ def import_subscribers(conn: Connection, records: Sequence[dict[str, Any]], now:
     return len(records)
 
 
+def set_quiet_hours(conn: Connection, openid: str, window: str | None) -> bool:
+    """A subscriber's own quiet hours ("HH:MM-HH:MM"; "00:00-00:00" none; None the default)."""
+    s = SUBSCRIBERS.c
+    result = conn.execute(update(SUBSCRIBERS).where(s.openid == openid).values(quiet_hours=window))
+    return bool(result.rowcount)
+
+
 TEMPLATE_FAILURES = {"failed:user block": "user_block", "failed: system failed": "system_failed"}
 
 
@@ -293,3 +300,7 @@ class SubscriptionDesk:
         self, openid: str, answers: Sequence[tuple[str, str]], now: datetime
     ) -> None:
         await self._tx(lambda c: record_consents(c, openid, answers, now))
+
+    async def set_quiet_hours(self, openid: str, window: str | None) -> bool:
+        done: bool = await self._tx(lambda c: set_quiet_hours(c, openid, window))
+        return done

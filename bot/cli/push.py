@@ -205,9 +205,7 @@ def cmd_topics_add(args: argparse.Namespace) -> int:
         async with database(settings) as engine, engine.begin() as conn:
             await conn.run_sync(ensure_topics)
             t = TOPICS.c
-            exists = (
-                await conn.execute(select(t.name).where(t.name == name))
-            ).scalar_one_or_none()
+            exists = (await conn.execute(select(t.name).where(t.name == name))).scalar_one_or_none()
             values = {
                 "description": args.description or "",
                 "aliases": list(args.alias or []),
@@ -215,9 +213,7 @@ def cmd_topics_add(args: argparse.Namespace) -> int:
             }
             if exists is None:
                 last = (await conn.execute(select(func.max(t.position)))).scalar_one() or 0
-                await conn.execute(
-                    TOPICS.insert().values(name=name, position=last + 1, **values)
-                )
+                await conn.execute(TOPICS.insert().values(name=name, position=last + 1, **values))
             else:
                 await conn.execute(TOPICS.update().where(t.name == name).values(**values))
 

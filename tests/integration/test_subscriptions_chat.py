@@ -140,3 +140,20 @@ async def test_two_equally_likely_topics_are_asked_about(
     assert "科技创新" in reply
     assert "人才" in reply
     assert await topics_of(engine, resident.openid) == []
+
+
+async def test_own_quiet_hours_in_chat(resident: Resident, engine: AsyncEngine) -> None:
+    assert "还没有订阅" in await resident.say("免打扰 23:00-07:00")
+
+    async def window() -> str | None:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(SUBSCRIBERS.c.quiet_hours))).scalar_one()
+
+    await resident.say("订阅 教育")
+    assert "23:00-07:00" in await resident.say("免打扰 23:00-7:00")
+    assert await window() == "23:00-07:00"
+    assert "已关闭免打扰" in await resident.say("免打扰 关闭")
+    assert await window() == "00:00-00:00"
+    assert "恢复默认" in await resident.say("免打扰 默认")
+    assert await window() is None
+    assert "免打扰 22:00-08:00" in await resident.say("免打扰 什么时候")
