@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from push.tables import AUDIT
 
 GENESIS = "0" * 64
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # rows are shown in Beijing time, stored in UTC
 ADVISORY_LOCK = 0x6175_6469_74  # "audit": serialises appends on PostgreSQL
 VERIFY_CHUNK = 1000
 
@@ -71,8 +73,6 @@ class AuditEntry:
     detail: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        from policy_index.index import LOCAL_TZ
-
         return {
             "id": self.id,
             "at": self.at.astimezone(LOCAL_TZ).isoformat(timespec="seconds"),

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from policy_index.index import LOCAL_TZ
 from push.audit import canonical_json
 from push.staff import Refused
 from push.tables import Channel, NoticeState
 
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # times are shown and typed in Beijing time
 MAX_TITLE = 64
 MAX_BODY = 4000
 MAX_URL = 1024
