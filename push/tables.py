@@ -219,7 +219,9 @@ NOTICES = Table(
 DELIVERIES = Table(
     "push_delivery",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("notice_id", Integer, ForeignKey("notice.id", ondelete="CASCADE"), nullable=False),
     Column("openid", String(OPENID), nullable=False),
     Column("enterprise_id", Integer),  # eligibility notices: the enterprise it is for

@@ -21,12 +21,12 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from push.answers import Courier, Sender
 from bot.inbox import Answer, Claim, Group, Inbox
 from bot.stats import Report, StatsRangeError, report
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 from policy_index.model import Library, QAPair
 from policy_index.staff import StaffQAError, policy_exists, save_staff_qa, staff_qa
+from push.answers import Courier, Sender
 
 logger = logging.getLogger(__name__)
 
