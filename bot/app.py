@@ -36,6 +36,8 @@ from bot.webhook import routes as webhook_routes
 from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.fake_api import FakeWeChatServer
+from push.audience import SqlAudienceCounter
+from push.notices import NoticeDesk, TextTestSender
 from push.subscriptions import SubscriptionDesk
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ def create_app(
     app.cleanup_ctx.append(_policies)
     app.cleanup_ctx.append(_wechat_client)
     app.cleanup_ctx.append(_staff_desk)
+    app.cleanup_ctx.append(_notice_desk)
     app.cleanup_ctx.append(_background_tasks)
 
     app.add_routes(webhook_routes(settings.wechat.callback_path))
@@ -167,6 +170,15 @@ async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
 
 async def _staff_desk(app: web.Application) -> AsyncIterator[None]:
     app[keys.STAFF_DESK] = StaffDesk(app[keys.ENGINE], app[keys.SETTINGS], app[keys.WECHAT])
+    yield
+
+
+async def _notice_desk(app: web.Application) -> AsyncIterator[None]:
+    # Test sends go out as customer-service text (WeChat lets them reach a staff member who wrote
+    # to the account in the last 48 hours); the preview counts what materialising would give.
+    sender = TextTestSender(app[keys.WECHAT])
+    counter = SqlAudienceCounter(app[keys.ENGINE])
+    app[keys.NOTICE_DESK] = NoticeDesk(app[keys.ENGINE], sender=sender, counter=counter)
     yield
 
 

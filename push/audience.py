@@ -17,7 +17,7 @@ key (notice, openid) makes a repeated chunk harmless.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +34,13 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import insert_for
 from push.config import QuietHours
+from push.notice_rules import Notice
+from push.notices import AudienceCount
 from push.tables import (
     DELIVERIES,
     NOTICES,
@@ -51,19 +54,13 @@ MASS_RECIPIENT = "@all"  # the one row of a whole-account broadcast
 CHUNK = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class AudienceCount:
-    recipients: int
-    maybe: int = 0  # eligibility: enterprises that may qualify (shown to staff, never sent)
-
-
 def _tag_pattern(tag: str) -> str:
     """How ``tag`` appears inside the JSON text of a tags list (as SQLAlchemy's JSON writes it)."""
     text = json.dumps(tag)
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def subscriber_filter(notice: RowMapping) -> ColumnElement[bool]:
+def subscriber_filter(notice: Mapping[str, Any]) -> ColumnElement[bool]:
     """The condition on ``push_subscriber`` rows for a topic / town / tag audience."""
     s = SUBSCRIBERS.c
     conditions: list[ColumnElement[bool]] = [s.active.is_(True)]
@@ -80,12 +77,12 @@ def subscriber_filter(notice: RowMapping) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
-def _correction_filter(notice: RowMapping) -> ColumnElement[bool]:
+def _correction_filter(notice: Mapping[str, Any]) -> ColumnElement[bool]:
     d = DELIVERIES.c
     return and_(d.notice_id == notice["corrects_id"], d.status == DeliveryState.SENT)
 
 
-def count(conn: Connection, notice: RowMapping) -> AudienceCount:
+def count(conn: Connection, notice: Mapping[str, Any]) -> AudienceCount:
     """How many people a topic / town / tag, correction or whole-account notice would reach."""
     if notice["to_all"]:
         return AudienceCount(1)
@@ -109,7 +106,7 @@ def initial_state(quiet: QuietHours | None, now: datetime) -> tuple[DeliveryStat
 
 def materialise_chunk(
     conn: Connection,
-    notice: RowMapping,
+    notice: Mapping[str, Any],
     now: datetime,
     quiet: QuietHours | None,
     chunk: int = CHUNK,
@@ -167,3 +164,32 @@ def _advance(conn: Connection, notice_id: int, cursor: int, upto: int | None) ->
         .values(**values)
     )
     return upto is None
+
+
+def as_row(notice: Notice) -> dict[str, Any]:
+    """The audience fields of a notice, as a ``notice`` row holds them."""
+    c = notice.content
+    return {
+        "id": notice.id,
+        "topics": list(c.topics),
+        "towns": list(c.towns),
+        "tags": list(c.tags),
+        "to_all": c.to_all,
+        "corrects_id": c.corrects_id,
+        "policy_id": c.policy_id,
+        "eligible": c.eligible,
+        "channel": c.channel.value,
+    }
+
+
+class SqlAudienceCounter:
+    """The notice desk's audience preview: what materialising the notice now would give."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def count(self, notice: Notice) -> AudienceCount:
+        row = as_row(notice)
+        async with self._engine.connect() as conn:
+            result: AudienceCount = await conn.run_sync(lambda c: count(c, row))
+            return result

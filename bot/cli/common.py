@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,8 @@ from bot.db import create_engine
 from bot.token_store import SqlTokenStore
 from bot.wechat.api import DEFAULT_API_BASE_URL, RetryPolicy, WeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
+
+T = TypeVar("T")
 
 
 def say(text: str = "") -> None:
@@ -105,3 +108,16 @@ async def wechat_client(
             await engine.dispose()
         if fake is not None:
             await fake.stop()
+
+
+def on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work`` with an engine on the configured database, disposed afterwards."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url.get_secret_value())
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())

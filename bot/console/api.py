@@ -12,6 +12,7 @@ proxy (docs/configuration.md).
     POST /staff/api/inbox/answers/{id}/deliver        deliver what is still undelivered
     POST /staff/api/inbox/dismiss                     set questions aside
     GET  /staff/api/stats?from=YYYY-MM-DD&to=YYYY-MM-DD   statistics (bot.stats)
+    …    /staff/api/notices…                          notices and their review (notices_api.py)
 
 Bodies and answers are JSON (UTF-8, Chinese unescaped); a refused request gets
 ``{"error": "…"}`` (in Chinese, for staff) with 400, 401, 404 or 409.
@@ -34,8 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot import keys
 from bot.config import Settings
 from bot.console.desk import AnswerRequest, DeskError, StaffDesk
+from bot.console.notices_api import add_notice_routes
 from bot.console.views import answer_json, group_json, outcome_json
 from policy_index.index import LOCAL_TZ
+from push.staff import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ def staff_api(settings: Settings) -> web.Application | None:
     app.router.add_post("/inbox/answers/{answer_id:\\d+}/deliver", deliver_answer)
     app.router.add_post("/inbox/dismiss", dismiss)
     app.router.add_get("/stats", stats)
+    add_notice_routes(app)
     return app
 
 
@@ -94,6 +98,8 @@ def _bearer(token: str) -> Any:
         try:
             return await handler(request)
         except DeskError as exc:
+            return _error(str(exc), exc.status)
+        except Refused as exc:  # push.staff / push.notices: a step not allowed or not possible
             return _error(str(exc), exc.status)
 
     return authorised
