@@ -34,6 +34,8 @@ from push.config import LOCAL_TZ
 from push.tables import DELIVERIES, DeliveryState
 
 logger = logging.getLogger(__name__)
+# APScheduler logs every run of every job at INFO; its warnings (a missed run) are what matter.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 LEADER_LOCK = 0x676B_7075_7368  # "gkpush": one advisory lock id for the push clock
 Job = Callable[[], Awaitable[object]]
@@ -106,10 +108,17 @@ class PushClock:
             jobs.append(("refresh_token", self._refresh_token, IntervalTrigger(minutes=5)))
         for name, job, trigger in jobs:
             self._scheduler.add_job(
-                self._guarded(name, job), trigger, id=name, max_instances=1, coalesce=True
+                self._guarded(name, job),
+                trigger,
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
             )
         self._scheduler.add_job(
-            self._guarded("sweep_policies", self.sweep_policies), id="sweep_at_start"
+            self._guarded("sweep_policies", self.sweep_policies),
+            id="sweep_at_start",
+            name="sweep_at_start",
         )
         self._scheduler.start()
 

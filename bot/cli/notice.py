@@ -185,7 +185,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         shown = notice.to_json()["scheduled_at"]
         say(f"已定时，将于 {shown}（北京时间）开始发送：{_line(notice)}")
     else:
-        say(f"已安排立即发送（由 gongkai push run 或服务进程投递）：{_line(notice)}")
+        say(f"已安排立即发送（由 gongkai push run 投递）：{_line(notice)}")
     return 0
 
 
