@@ -219,7 +219,9 @@ NOTICES = Table(
 DELIVERIES = Table(
     "push_delivery",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("notice_id", Integer, ForeignKey("notice.id", ondelete="CASCADE"), nullable=False),
     Column("openid", String(OPENID), nullable=False),
     Column("enterprise_id", Integer),  # eligibility notices: the enterprise it is for
@@ -277,4 +279,14 @@ CONSENTS = Table(
     Column("template_id", String(128), primary_key=True),
     Column("status", String(16), nullable=False),  # accept | reject
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+BIND_FAILURES = Table(
+    "enterprise_bind_failure",
+    metadata,
+    # Wrong binding codes typed by one person, counted in a window (push.enterprises): enough
+    # of them and binding is refused until the window ends. Deleted by forget(openid).
+    Column("openid", String(OPENID), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", UTCDateTime(), nullable=False),
 )

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.console.desk import AnswerRequest, StaffDesk
 from bot.db import create_engine
-from push.answers import MAX_PER_USER_MESSAGE, STALE_SENDING, classify
 from bot.inbox import DELIVERIES, DeliveryStatus
 from bot.privacy import PersonalData
 from bot.questions import OPEN, QUESTIONS
@@ -25,6 +24,7 @@ from bot.token_store import SqlTokenStore
 from bot.wechat.api import RetryPolicy, WeChatClient
 from bot.wechat.errcodes import WeChatAPIError, WeChatOutcomeUnknownError, WeChatUnavailableError
 from bot.wechat.fake_api import FakeWeChatServer
+from push.answers import MAX_PER_USER_MESSAGE, STALE_SENDING, classify
 from tests.conftest import APP_ID, APP_SECRET
 
 SEND = "/cgi-bin/message/custom/send"
