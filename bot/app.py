@@ -36,6 +36,7 @@ from bot.webhook import routes as webhook_routes
 from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.fake_api import FakeWeChatServer
+from push.enterprises import Enterprises
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def create_app(
     app.cleanup_ctx.append(_policies)
     app.cleanup_ctx.append(_wechat_client)
     app.cleanup_ctx.append(_staff_desk)
+    app.cleanup_ctx.append(_enterprises)
     app.cleanup_ctx.append(_background_tasks)
 
     app.add_routes(webhook_routes(settings.wechat.callback_path))
@@ -165,6 +167,11 @@ async def _wechat_client(app: web.Application) -> AsyncIterator[None]:
 
 async def _staff_desk(app: web.Application) -> AsyncIterator[None]:
     app[keys.STAFF_DESK] = StaffDesk(app[keys.ENGINE], app[keys.SETTINGS], app[keys.WECHAT])
+    yield
+
+
+async def _enterprises(app: web.Application) -> AsyncIterator[None]:
+    app[keys.ENTERPRISES] = Enterprises(app[keys.ENGINE])
     yield
 
 

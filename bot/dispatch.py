@@ -40,6 +40,7 @@ def make_context(
         questions=app[keys.QUESTIONS],
         personal_data=app[keys.PERSONAL_DATA],
         over_limit=sent_last_minute > settings.conversation.max_per_minute,
+        enterprises=app[keys.ENTERPRISES],
     )
 
 

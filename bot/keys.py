@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.wechat.crypto import MessageCrypto
     from bot.wechat.fake_api import FakeWeChatServer
     from policy_index.service import PolicyService
+    from push.enterprises import Enterprises
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -36,3 +37,4 @@ CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")
 QUESTIONS: web.AppKey[QuestionLog] = web.AppKey("questions")
 PERSONAL_DATA: web.AppKey[PersonalData] = web.AppKey("personal_data")
 STAFF_DESK: web.AppKey[StaffDesk] = web.AppKey("staff_desk")
+ENTERPRISES: web.AppKey[Enterprises] = web.AppKey("enterprises")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.routing import Router
-from handlers import fallback, flood, menu, questions, welcome
+from handlers import enterprise, fallback, flood, menu, questions, welcome
 
 
 def build_router() -> Router:
@@ -14,6 +14,8 @@ def build_router() -> Router:
     root.include(welcome.router)
     # 2. Custom-menu clicks (handlers/menu.toml): answered by key, whatever dialog is open.
     root.include(menu.router)
+    # 2b. Enterprise contacts: 绑定 <credit code> <binding code>, 解绑, 我的企业 (fixed forms).
+    root.include(enterprise.router)
     # 3. Policy questions: numbered choices, follow-ups, then any other text to the matcher.
     root.include(questions.router)
     # 4. Last: polite defaults for every kind of message no other router took.
