@@ -13,14 +13,14 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.cli import inbox, library, menu, service, stats
+from bot.cli import enterprises, inbox, library, menu, service, stats
 from bot.cli.common import fail
 from bot.cli.service import local_banner
 from bot.config import ConfigError
 
 __all__ = ["build_parser", "local_banner", "main"]
 
-COMMAND_GROUPS = (service, library, menu, inbox, stats)
+COMMAND_GROUPS = (service, library, menu, inbox, stats, enterprises)
 
 
 def build_parser() -> argparse.ArgumentParser:
