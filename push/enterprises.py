@@ -32,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import Delete, and_, case, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -378,10 +378,19 @@ class Enterprises:
             await forget_contact(conn, openid)
 
 
+def forget_statements(openid: str) -> list[Delete]:
+    """The deletes that forget this person here: run them in the caller's transaction, on a
+    sync connection (``bot.privacy``'s batches) or an async one alike."""
+    return [
+        delete(CONTACTS).where(CONTACTS.c.openid == openid),
+        delete(BIND_FAILURES).where(BIND_FAILURES.c.openid == openid),
+    ]
+
+
 async def forget_contact(conn: AsyncConnection, openid: str) -> None:
-    """``Enterprises.forget`` inside the caller's transaction (for one forget-everything)."""
-    await conn.execute(delete(CONTACTS).where(CONTACTS.c.openid == openid))
-    await conn.execute(delete(BIND_FAILURES).where(BIND_FAILURES.c.openid == openid))
+    """``Enterprises.forget`` inside the caller's (async) transaction."""
+    for statement in forget_statements(openid):
+        await conn.execute(statement)
 
 
 async def _find(conn: AsyncConnection, uscc: str) -> RowMapping | None:

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.batches import Batches
 from policy_index.conditions import parse_conditions
 from policy_index.interchange import read_library
 from policy_index.library import SAMPLE_LIBRARY
@@ -23,6 +25,7 @@ from push.enterprises import (
     MAX_FAILURES,
     BindResult,
     Enterprises,
+    forget_statements,
 )
 from push.profiles import EnterpriseError, EnterpriseFormatError
 from push.tables import BIND_FAILURES, BINDING_CODES, CONTACTS, MAYBE, NOTICES
@@ -346,3 +349,17 @@ async def test_sample_policies_with_conditions_find_their_enterprises(
     no_conditions = library.policy("qh-a-001")
     assert no_conditions is not None
     assert (await assess(engine, no_conditions)).conditional is False
+
+
+async def test_forget_statements_run_in_the_personal_data_batches(
+    imported: Enterprises, engine: AsyncEngine, batches: Batches
+) -> None:
+    maker_contact = RECORDS[0]["openids"][0]
+
+    def forget(conn: Connection) -> None:
+        for statement in forget_statements(maker_contact):
+            conn.execute(statement)
+
+    await batches.run(forget)
+    assert await imported.mine(maker_contact) == []
+    assert await count(engine, CONTACTS) == 1
