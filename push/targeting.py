@@ -152,23 +152,31 @@ async def claim(
     enterprise_ids: Iterable[int],
     now: dt.datetime,
 ) -> set[int]:
-    """Record that these enterprises are being told of the policy by this notice; the ids this
-    call claimed (an enterprise already in the ledger, by this or another notice, is not
-    returned). Run it in the transaction that writes the deliveries, and write deliveries only
-    for the ids returned: that is what makes "never twice" hold when two workers race."""
-    claimed: set[int] = set()
+    """Record that these enterprises are told of the policy by this notice; return the ids now
+    held by this notice. An enterprise the ledger already gives to another notice is not
+    returned; running it again for the same notice returns the same ids (a resumed
+    materialisation; deliveries are unique per notice and openid). Run it in the transaction
+    that writes the deliveries, and write deliveries only for the ids returned: that is what
+    makes "never twice" hold when two workers race."""
+    held: set[int] = set()
     ids = sorted(set(enterprise_ids))
+    ledger = POLICY_LEDGER.c
+    insert = insert_for(conn.dialect, POLICY_LEDGER).on_conflict_do_nothing(
+        index_elements=["policy_id", "enterprise_id"]
+    )
     for start in range(0, len(ids), CHUNK):
-        rows = [
-            {"policy_id": policy_id, "enterprise_id": i, "notice_id": notice_id, "at": now}
-            for i in ids[start : start + CHUNK]
-        ]
-        stmt = (
-            insert_for(conn.dialect, POLICY_LEDGER)
-            .on_conflict_do_nothing(index_elements=["policy_id", "enterprise_id"])
-            .returning(POLICY_LEDGER.c.enterprise_id)
+        chunk = ids[start : start + CHUNK]
+        await conn.execute(
+            insert,
+            [
+                {"policy_id": policy_id, "enterprise_id": i, "notice_id": notice_id, "at": now}
+                for i in chunk
+            ],
         )
-        for row in rows:  # RETURNING with executemany is not portable; one row at a time
-            result = await conn.execute(stmt.values(row))
-            claimed.update(result.scalars())
-    return claimed
+        mine = select(ledger.enterprise_id).where(
+            ledger.policy_id == policy_id,
+            ledger.notice_id == notice_id,
+            ledger.enterprise_id.in_(chunk),
+        )
+        held.update((await conn.execute(mine)).scalars())
+    return held

@@ -300,8 +300,9 @@ async def test_eligible_contacts_and_the_maybe_list(
 
     now = dt.datetime.now(dt.UTC)
     async with engine.begin() as conn:
-        result = await conn.execute(
-            NOTICES.insert().values(
+        notice = (
+            NOTICES.insert()
+            .values(
                 title="t",
                 body="b",
                 channel="template",
@@ -313,12 +314,15 @@ async def test_eligible_contacts_and_the_maybe_list(
                 policy_id="p-test",
                 eligible=True,
             )
+            .returning(NOTICES.c.id)
         )
-        notice_id = int(result.inserted_primary_key[0])
+        notice_id = int((await conn.execute(notice)).scalar_one())
+        later_id = int((await conn.execute(notice)).scalar_one())
         assert await record_maybe(conn, notice_id, assessment.maybe) == 1
         maker_id = contacts[0][0]
         assert await claim(conn, "p-test", notice_id, [maker_id], now) == {maker_id}
-        assert await claim(conn, "p-test", notice_id, [maker_id], now) == set()
+        assert await claim(conn, "p-test", notice_id, [maker_id], now) == {maker_id}  # resumed
+        assert await claim(conn, "p-test", later_id, [maker_id], now) == set()  # another notice
     async with engine.connect() as conn:
         stored = (await conn.execute(select(MAYBE.c.unknown))).scalar_one()
     assert [u["text"] for u in stored] == ["行业属于制造业", "职工人数不超过 100 人"]

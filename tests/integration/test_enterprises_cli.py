@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(180)
 
 MAKER = "91110000600037341L"
 SHOP = "91350100M000100Y43"
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {
         "uscc": MAKER,
         "name": "青禾精工有限公司",
