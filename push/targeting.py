@@ -180,3 +180,26 @@ async def claim(
         )
         held.update((await conn.execute(mine)).scalars())
     return held
+
+
+def grants(policy: Policy) -> str | None:
+    """What the policy gives, for the message: the guide's 补贴标准, else its summary."""
+    if policy.guide is not None and policy.guide.standard:
+        return policy.guide.standard
+    return policy.summary
+
+
+def eligibility_text(policy: Policy, candidate: Candidate) -> str:
+    """The sentence an eligible enterprise's contact reads: the policy, what it grants, and why
+    this enterprise qualifies (its reasons)."""
+    kind = "免申即享" if policy.exempt_application else "惠企政策"
+    why = "；".join(candidate.evaluation.reasons)
+    text = (
+        f"【{kind}】{candidate.enterprise.name}：根据企业档案，"
+        f"贵企业符合《{policy.title}》的条件（{why}）。"
+    )
+    if (granted := grants(policy)) is not None:
+        text += f"\n可享受：{granted}"
+    if policy.exempt_application:
+        text += "\n无需申请，按政策直接兑现。"
+    return text

@@ -29,7 +29,7 @@ from push.enterprises import (
 )
 from push.profiles import EnterpriseError, EnterpriseFormatError
 from push.tables import BIND_FAILURES, BINDING_CODES, CONTACTS, MAYBE, NOTICES
-from push.targeting import assess, claim, eligible_contacts, record_maybe
+from push.targeting import assess, claim, eligibility_text, eligible_contacts, record_maybe
 
 # Valid 统一社会信用代码 (check digits computed with python-stdnum).
 MAKER = "91110000600037341L"
@@ -347,6 +347,11 @@ async def test_sample_policies_with_conditions_find_their_enterprises(
     assert [(c.enterprise.uscc, c.evaluation.verdict) for c in tech.eligible] == [
         (MAKER, Verdict.MEETS)
     ]
+    text = eligibility_text(high_tech, tech.eligible[0])
+    assert "【免申即享】青禾精工有限公司" in text
+    assert "《青禾区新认定高新技术企业奖励免申即享实施细则》" in text
+    assert "（具有高新技术企业资质）" in text
+    assert "首次认定30万元" in text  # what it grants
     shops = await assess(engine, retail)
     assert [c.enterprise.uscc for c in shops.eligible] == [SHOP]
     assert shops.eligible[0].evaluation.reasons == ("行业：零售业", "带有“限额以上”标签")
