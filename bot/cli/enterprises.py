@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from bot.cli.common import command_settings, fail, migrate_if_local, say
 from bot.db import create_engine
 from bot.log_setup import configure_logging
 from policy_index.index import LOCAL_TZ
+from policy_index.model import Policy, Status
 from push.enterprises import Enterprises
 from push.profiles import EnterpriseError, EnterpriseFormatError
 from push.targeting import Assessment, Candidate
@@ -158,20 +160,23 @@ def _candidate(c: Candidate) -> dict[str, Any]:
 
 @_guarded
 def cmd_eligible(args: argparse.Namespace) -> int:
-    async def work(service: Enterprises) -> Assessment | None:
+    async def work(service: Enterprises) -> tuple[Policy, Assessment] | None:
         from policy_index.repository import LibraryRepository
         from push.targeting import assess
 
         policy = (await LibraryRepository(service.engine).load()).policy(args.policy_id)
-        return None if policy is None else await assess(service.engine, policy)
+        return None if policy is None else (policy, await assess(service.engine, policy))
 
-    result = _run(work)
-    if result is None:
+    found = _run(work)
+    if found is None:
         return fail(f"no policy with ID {args.policy_id!r} in the library", 1)
+    policy, result = found
+    status = policy.status_on(datetime.now(LOCAL_TZ).date())
     if args.json:
         _print_json(
             {
                 "policy": result.policy_id,
+                "status": status.value,
                 "conditional": result.conditional,
                 "eligible": [_candidate(c) for c in result.eligible],
                 "maybe": [_candidate(c) for c in result.maybe],
@@ -179,6 +184,8 @@ def cmd_eligible(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    if status is not Status.CURRENT:
+        say(f"注意：政策 {policy.id} 当前状态为“{status.value}”，不应再据此通知企业。")
     if not result.conditional:
         say(f"政策 {result.policy_id} 没有可机器判断的条件（conditions），无法匹配企业。")
         return 0

@@ -110,6 +110,7 @@ async def test_code_binds_once_and_eligible_lists_reasons_and_unknowns(
     await service.edit(SHOP, {"tags": ["限额以上"]}, by="王")
     await service.edit(MAKER, {"industry": None}, by="王")
     data = json.loads((await asyncio.to_thread(run, "eligible", "qh-b-023", "--json")).stdout)
+    assert data["status"] == "现行有效"
     assert [(e["uscc"], e["reasons"]) for e in data["eligible"]] == [
         (SHOP, ["行业：零售业", "带有“限额以上”标签"])
     ]
