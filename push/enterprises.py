@@ -37,9 +37,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import insert_for
-from push.eligibility import Profile
 from push.profiles import (
     PROFILE_FIELDS,
+    Enterprise,
     EnterpriseError,
     ProfileRecord,
     check_fields,
@@ -64,60 +64,6 @@ def _utcnow() -> dt.datetime:
 
 def code_hash(enterprise_id: int, code: str) -> str:
     return hashlib.sha256(f"{enterprise_id}:{code}".encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Enterprise:
-    id: int
-    uscc: str
-    name: str
-    industry: str | None
-    employees: int | None
-    town: str | None
-    founded: dt.date | None
-    qualifications: tuple[str, ...]
-    tags: tuple[str, ...]
-    contacts: int = 0
-
-    @classmethod
-    def of(cls, row: RowMapping, contacts: int = 0) -> Enterprise:
-        return cls(
-            id=row["id"],
-            uscc=row["uscc"],
-            name=row["name"],
-            industry=row["industry"],
-            employees=row["employees"],
-            town=row["town"],
-            founded=row["founded"],
-            qualifications=tuple(row["qualifications"] or ()),
-            tags=tuple(row["tags"] or ()),
-            contacts=contacts,
-        )
-
-    def profile(self) -> Profile:
-        return Profile(
-            uscc=self.uscc,
-            name=self.name,
-            industry=self.industry,
-            employees=self.employees,
-            town=self.town,
-            founded=self.founded,
-            qualifications=self.qualifications,
-            tags=self.tags,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uscc": self.uscc,
-            "name": self.name,
-            "industry": self.industry,
-            "employees": self.employees,
-            "town": self.town,
-            "founded": self.founded.isoformat() if self.founded else None,
-            "qualifications": list(self.qualifications),
-            "tags": list(self.tags),
-            "contacts": self.contacts,
-        }
 
 
 @dataclass(frozen=True, slots=True)

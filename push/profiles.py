@@ -1,4 +1,5 @@
-"""Enterprise profiles (一企一档) as the county's records give them: reading and checking them.
+"""Enterprise profiles (一企一档): reading and checking the county's records, and the profile as
+stored (``Enterprise``).
 
 One JSON object per line::
 
@@ -24,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
+
+from push.eligibility import Profile
 
 FIELDS = (
     "uscc",
@@ -240,3 +244,57 @@ def read_profiles(path: Path) -> list[ProfileRecord]:
     if problems:
         raise EnterpriseFormatError(problems)
     return records
+
+
+@dataclass(frozen=True, slots=True)
+class Enterprise:
+    id: int
+    uscc: str
+    name: str
+    industry: str | None
+    employees: int | None
+    town: str | None
+    founded: dt.date | None
+    qualifications: tuple[str, ...]
+    tags: tuple[str, ...]
+    contacts: int = 0
+
+    @classmethod
+    def of(cls, row: RowMapping, contacts: int = 0) -> Enterprise:
+        return cls(
+            id=row["id"],
+            uscc=row["uscc"],
+            name=row["name"],
+            industry=row["industry"],
+            employees=row["employees"],
+            town=row["town"],
+            founded=row["founded"],
+            qualifications=tuple(row["qualifications"] or ()),
+            tags=tuple(row["tags"] or ()),
+            contacts=contacts,
+        )
+
+    def profile(self) -> Profile:
+        return Profile(
+            uscc=self.uscc,
+            name=self.name,
+            industry=self.industry,
+            employees=self.employees,
+            town=self.town,
+            founded=self.founded,
+            qualifications=self.qualifications,
+            tags=self.tags,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uscc": self.uscc,
+            "name": self.name,
+            "industry": self.industry,
+            "employees": self.employees,
+            "town": self.town,
+            "founded": self.founded.isoformat() if self.founded else None,
+            "qualifications": list(self.qualifications),
+            "tags": list(self.tags),
+            "contacts": self.contacts,
+        }

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.db import insert_for
 from policy_index.model import Policy
 from push.eligibility import Evaluation, Verdict, evaluate
-from push.enterprises import Enterprise
+from push.profiles import Enterprise
 from push.tables import CONTACTS, ENTERPRISES, MAYBE, POLICY_LEDGER
 
 CHUNK = 1000
