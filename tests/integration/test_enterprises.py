@@ -3,6 +3,7 @@ reasons, binding codes, forgetting, and the eligible / 可能符合 audience of 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -372,3 +373,12 @@ async def test_forget_statements_run_in_the_personal_data_batches(
     await batches.run(forget)
     assert await imported.mine(maker_contact) == []
     assert await count(engine, CONTACTS) == 1
+
+
+async def test_people_racing_with_one_code_bind_one_of_them(imported: Enterprises) -> None:
+    code = (await imported.issue_code(FARM, by="王")).code
+    racers = [f"oRacer{i:021d}" for i in range(5)]
+    results = await asyncio.gather(*(imported.bind(o, FARM, code) for o in racers))
+    assert sorted(r.result.value for r in results) == ["bound"] + ["refused"] * 4
+    bound = [o for o in racers if await imported.mine(o)]
+    assert len(bound) == 1
