@@ -7,17 +7,21 @@ Enterprises the policy was already pushed to (``policy_push_ledger``) are left o
 enterprise hears of one policy twice; the delivery engine makes that hold under concurrency by
 claiming the ledger rows (``claim``) in the transaction that writes the deliveries. A policy
 without conditions has no eligible enterprise: nothing is pushed as if it qualified.
+
+Each function has a sync form (``…_in``, on a ``Connection``, for code inside ``run_sync``
+such as the outbox's materialiser) and an async one on an ``AsyncConnection`` (or, for the
+read-only ones, an ``AsyncEngine``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import insert_for
@@ -27,6 +31,7 @@ from push.profiles import Enterprise
 from push.tables import CONTACTS, ENTERPRISES, MAYBE, POLICY_LEDGER
 
 CHUNK = 1000
+T = TypeVar("T")
 
 Database = AsyncConnection | AsyncEngine
 
@@ -57,52 +62,55 @@ class Assessment:
     conditional: bool = True  # False: the policy has no conditions, so nobody qualifies
 
 
-@asynccontextmanager
-async def _connection(db: Database) -> AsyncIterator[AsyncConnection]:
+async def _run(db: Database, work: Callable[[Connection], T]) -> T:
     if isinstance(db, AsyncConnection):
-        yield db
-    else:
-        async with db.connect() as conn:
-            yield conn
+        return await db.run_sync(work)
+    async with db.connect() as conn:
+        return await conn.run_sync(work)
 
 
-async def assess(db: Database, policy: Policy, *, include_notified: bool = False) -> Assessment:
-    """Evaluate every enterprise against ``policy.conditions`` (see the module docstring)."""
+def assess_in(conn: Connection, policy: Policy, *, include_notified: bool = False) -> Assessment:
+    """Evaluate every enterprise against ``policy.conditions`` (see the module docstring), on a
+    sync connection (inside ``run_sync``, as the outbox materialises); ``assess`` is the same,
+    awaited."""
     if policy.conditions is None:
         return Assessment(policy.id, conditional=False)
     eligible: list[Candidate] = []
     maybe: list[Candidate] = []
     checked = notified = 0
     e = ENTERPRISES.c
-    async with _connection(db) as conn:
-        ledger = select(POLICY_LEDGER.c.enterprise_id).where(POLICY_LEDGER.c.policy_id == policy.id)
-        told = set((await conn.execute(ledger)).scalars())
-        after = 0
-        while True:
-            query = select(*ENTERPRISES.c).where(e.id > after).order_by(e.id).limit(CHUNK)
-            rows = (await conn.execute(query)).mappings().all()
-            if not rows:
-                break
-            after = rows[-1]["id"]
-            for row in rows:
-                if row["id"] in told and not include_notified:
-                    notified += 1
-                    continue
-                checked += 1
-                enterprise = Enterprise.of(row)
-                result = evaluate(policy.conditions, enterprise.profile())
-                if result.verdict is Verdict.MEETS:
-                    eligible.append(Candidate(enterprise, result))
-                elif result.verdict is Verdict.UNKNOWN:
-                    maybe.append(Candidate(enterprise, result))
-        contacts = await _contacts(conn, [c.enterprise.id for c in eligible])
+    ledger = select(POLICY_LEDGER.c.enterprise_id).where(POLICY_LEDGER.c.policy_id == policy.id)
+    told = set(conn.execute(ledger).scalars())
+    after = 0
+    while True:
+        query = select(*ENTERPRISES.c).where(e.id > after).order_by(e.id).limit(CHUNK)
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            break
+        after = rows[-1]["id"]
+        for row in rows:
+            if row["id"] in told and not include_notified:
+                notified += 1
+                continue
+            checked += 1
+            enterprise = Enterprise.of(row)
+            result = evaluate(policy.conditions, enterprise.profile())
+            if result.verdict is Verdict.MEETS:
+                eligible.append(Candidate(enterprise, result))
+            elif result.verdict is Verdict.UNKNOWN:
+                maybe.append(Candidate(enterprise, result))
+    contacts = _contacts(conn, [c.enterprise.id for c in eligible])
     eligible = [
         Candidate(c.enterprise, c.evaluation, contacts.get(c.enterprise.id, ())) for c in eligible
     ]
     return Assessment(policy.id, eligible, maybe, notified, checked)
 
 
-async def _contacts(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+async def assess(db: Database, policy: Policy, *, include_notified: bool = False) -> Assessment:
+    return await _run(db, lambda c: assess_in(c, policy, include_notified=include_notified))
+
+
+def _contacts(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = {}
     c = CONTACTS.c
     for start in range(0, len(ids), CHUNK):
@@ -111,22 +119,27 @@ async def _contacts(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[st
             .where(c.enterprise_id.in_(ids[start : start + CHUNK]))
             .order_by(c.enterprise_id, c.openid)
         )
-        for row in await conn.execute(query):
+        for row in conn.execute(query):
             out.setdefault(row.enterprise_id, []).append(row.openid)
     return {k: tuple(v) for k, v in out.items()}
 
 
-async def eligible_contacts(db: Database, policy: Policy) -> list[tuple[int, str, Evaluation]]:
+def eligible_contacts_in(conn: Connection, policy: Policy) -> list[tuple[int, str, Evaluation]]:
     """(enterprise id, contact openid, why it qualifies) for every contact of every enterprise
     that meets the policy and has not been told of it yet; an enterprise without contacts has
     no row."""
-    assessment = await assess(db, policy)
     return [
-        (c.enterprise.id, openid, c.evaluation) for c in assessment.eligible for openid in c.openids
+        (c.enterprise.id, openid, c.evaluation)
+        for c in assess_in(conn, policy).eligible
+        for openid in c.openids
     ]
 
 
-async def record_maybe(conn: AsyncConnection, notice_id: int, maybe: Iterable[Candidate]) -> int:
+async def eligible_contacts(db: Database, policy: Policy) -> list[tuple[int, str, Evaluation]]:
+    return await _run(db, lambda c: eligible_contacts_in(c, policy))
+
+
+def record_maybe_in(conn: Connection, notice_id: int, maybe: Iterable[Candidate]) -> int:
     """Store the 可能符合 list of a notice for staff (``notice_maybe``); rows already there stay."""
     rows = [
         {
@@ -141,12 +154,16 @@ async def record_maybe(conn: AsyncConnection, notice_id: int, maybe: Iterable[Ca
             index_elements=["notice_id", "enterprise_id"]
         )
         for start in range(0, len(rows), CHUNK):
-            await conn.execute(stmt, rows[start : start + CHUNK])
+            conn.execute(stmt, rows[start : start + CHUNK])
     return len(rows)
 
 
-async def claim(
-    conn: AsyncConnection,
+async def record_maybe(conn: AsyncConnection, notice_id: int, maybe: Iterable[Candidate]) -> int:
+    return await conn.run_sync(lambda c: record_maybe_in(c, notice_id, maybe))
+
+
+def claim_in(
+    conn: Connection,
     policy_id: str,
     notice_id: int,
     enterprise_ids: Iterable[int],
@@ -166,7 +183,7 @@ async def claim(
     )
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        await conn.execute(
+        conn.execute(
             insert,
             [
                 {"policy_id": policy_id, "enterprise_id": i, "notice_id": notice_id, "at": now}
@@ -178,8 +195,18 @@ async def claim(
             ledger.notice_id == notice_id,
             ledger.enterprise_id.in_(chunk),
         )
-        held.update((await conn.execute(mine)).scalars())
+        held.update(conn.execute(mine).scalars())
     return held
+
+
+async def claim(
+    conn: AsyncConnection,
+    policy_id: str,
+    notice_id: int,
+    enterprise_ids: Iterable[int],
+    now: dt.datetime,
+) -> set[int]:
+    return await conn.run_sync(lambda c: claim_in(c, policy_id, notice_id, enterprise_ids, now))
 
 
 def grants(policy: Policy) -> str | None:

@@ -30,7 +30,14 @@ from push.enterprises import (
 )
 from push.profiles import EnterpriseError, EnterpriseFormatError
 from push.tables import BIND_FAILURES, BINDING_CODES, CONTACTS, MAYBE, NOTICES
-from push.targeting import assess, claim, eligibility_text, eligible_contacts, record_maybe
+from push.targeting import (
+    assess,
+    claim,
+    eligibility_text,
+    eligible_contacts,
+    eligible_contacts_in,
+    record_maybe,
+)
 
 # Valid 统一社会信用代码 (check digits computed with python-stdnum).
 MAKER = "91110000600037341L"
@@ -294,6 +301,8 @@ async def test_eligible_contacts_and_the_maybe_list(
     assert [(openid, ev.reasons) for _, openid, ev in contacts] == [
         ("oMaker000000000000000000001", ("行业：制造业", "职工人数 80 人，不超过 100 人"))
     ]
+    async with engine.connect() as conn:  # the sync form, as the outbox materialiser calls it
+        assert await conn.run_sync(lambda c: eligible_contacts_in(c, target)) == contacts
     assessment = await assess(engine, target)
     assert [c.enterprise.uscc for c in assessment.maybe] == [FARM]  # no industry on record
     assert [u.field for u in assessment.maybe[0].evaluation.unknown] == ["industry", "employees"]
