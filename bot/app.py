@@ -37,6 +37,7 @@ from bot.wechat.api import DEFAULT_API_BASE_URL, WeChatClient
 from bot.wechat.crypto import MessageCrypto
 from bot.wechat.fake_api import FakeWeChatServer
 from push.audience import SqlAudienceCounter
+from push.enterprises import Enterprises
 from push.notices import NoticeDesk, TextTestSender
 from push.subscriptions import SubscriptionDesk
 
@@ -72,6 +73,7 @@ def create_app(
     app.cleanup_ctx.append(_wechat_client)
     app.cleanup_ctx.append(_staff_desk)
     app.cleanup_ctx.append(_notice_desk)
+    app.cleanup_ctx.append(_enterprises)
     app.cleanup_ctx.append(_background_tasks)
 
     app.add_routes(webhook_routes(settings.wechat.callback_path))
@@ -179,6 +181,11 @@ async def _notice_desk(app: web.Application) -> AsyncIterator[None]:
     sender = TextTestSender(app[keys.WECHAT])
     counter = SqlAudienceCounter(app[keys.ENGINE])
     app[keys.NOTICE_DESK] = NoticeDesk(app[keys.ENGINE], sender=sender, counter=counter)
+    yield
+
+
+async def _enterprises(app: web.Application) -> AsyncIterator[None]:
+    app[keys.ENTERPRISES] = Enterprises(app[keys.ENGINE])
     yield
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.questions import QuestionLog
     from policy_index.index import PolicyIndex
     from policy_index.matching import MatchResult
+    from push.enterprises import Enterprises
     from push.subscriptions import SubscriptionDesk
 
 
@@ -44,3 +45,4 @@ class HandlerContext:
     personal_data: PersonalData
     subscriptions: SubscriptionDesk
     over_limit: bool = False  # the user sent more messages than flood control allows
+    enterprises: Enterprises | None = None  # enterprise contacts: bind, unbind, 我的企业

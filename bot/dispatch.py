@@ -41,6 +41,7 @@ def make_context(
         personal_data=app[keys.PERSONAL_DATA],
         subscriptions=app[keys.SUBSCRIPTIONS],
         over_limit=sent_last_minute > settings.conversation.max_per_minute,
+        enterprises=app[keys.ENTERPRISES],
     )
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.wechat.crypto import MessageCrypto
     from bot.wechat.fake_api import FakeWeChatServer
     from policy_index.service import PolicyService
+    from push.enterprises import Enterprises
     from push.notices import NoticeDesk
     from push.subscriptions import SubscriptionDesk
 
@@ -40,3 +41,4 @@ PERSONAL_DATA: web.AppKey[PersonalData] = web.AppKey("personal_data")
 STAFF_DESK: web.AppKey[StaffDesk] = web.AppKey("staff_desk")
 SUBSCRIPTIONS: web.AppKey[SubscriptionDesk] = web.AppKey("subscriptions")
 NOTICE_DESK: web.AppKey[NoticeDesk] = web.AppKey("notice_desk")
+ENTERPRISES: web.AppKey[Enterprises] = web.AppKey("enterprises")

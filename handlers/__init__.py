@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bot.routing import Router
-from handlers import fallback, flood, menu, push_events, questions, subscriptions, welcome
+from handlers import (
+    enterprise,
+    fallback,
+    flood,
+    menu,
+    push_events,
+    questions,
+    subscriptions,
+    welcome,
+)
 
 
 def build_router() -> Router:
@@ -16,8 +25,10 @@ def build_router() -> Router:
     root.include(push_events.router)
     # 2. Custom-menu clicks (handlers/menu.toml): answered by key, whatever dialog is open.
     root.include(menu.router)
-    # 3. Subscriptions (订阅 / 退订 / 我的订阅): commands, before any policy question.
+    # 3. Subscriptions (订阅 / 退订 / 我的订阅, 免打扰) and enterprise contacts (绑定 <credit code>
+    #    <binding code>, 解绑, 我的企业): fixed forms, before any policy question.
     root.include(subscriptions.router)
+    root.include(enterprise.router)
     # 4. Policy questions: numbered choices, follow-ups, then any other text to the matcher.
     root.include(questions.router)
     # 5. Last: polite defaults for every kind of message no other router took.

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from policy_index.conditions import to_json
 from policy_index.model import Interpretation, Library, Policy, QAPair, Status
 
 TEXT_FIELDS = ("doc_number", "issuer", "region", "summary", "body", "source_url", "replaced_by")
@@ -34,6 +35,8 @@ def policy_record(policy: Policy, qa: Iterable[QAPair] = ()) -> dict[str, Any]:
         record["interpretations"] = [_interpretation(i) for i in policy.interpretations]
     if policy.guide:
         record["guide"] = dict(policy.guide.items())
+    if policy.conditions is not None:
+        record["conditions"] = to_json(policy.conditions)
     if nested := [qa_record(q, nested=True) for q in qa]:
         record["qa"] = nested
     return record

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from policy_index.conditions import Condition, ConditionError, parse_conditions
 from policy_index.errors import LibraryFormatError, RecordError
 from policy_index.model import (
     AUDIENCES,
@@ -56,6 +57,7 @@ POLICY_FIELDS = (
     "interpretations",
     "qa",
     "guide",
+    "conditions",
 )
 TRUE_WORDS = {"true", "1", "yes", "是", "y"}
 FALSE_WORDS = {"false", "0", "no", "否", "n", ""}
@@ -155,6 +157,7 @@ def parse_policy(
         r.fail("replaced_by", "cannot name the policy itself")
     interpretations = _interpretations(r)
     guide = _guide(r)
+    conditions = _conditions(r)
     qa = _nested_qa(r, policy_id)
     fields = {
         "doc_number": r.text("doc_number"),
@@ -181,6 +184,7 @@ def parse_policy(
         audience=audience,
         interpretations=interpretations,
         guide=guide,
+        conditions=conditions,
         **fields,
     )
     return policy, qa, []
@@ -221,6 +225,18 @@ def _guide(r: _Record) -> Guide | None:
     for name, message in sub.errors:
         r.fail(f"guide.{name}", message)
     return guide or None
+
+
+def _conditions(r: _Record) -> Condition | None:
+    value = r.raw.get("conditions")
+    if value is None:
+        return None
+    try:
+        return parse_conditions(value)
+    except ConditionError as exc:
+        for path, message in exc.problems:
+            r.fail(f"conditions.{path}" if path else "conditions", message)
+        return None
 
 
 def _nested_qa(r: _Record, policy_id: str | None) -> list[QAPair]:
@@ -295,7 +311,7 @@ def iter_raw_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | Reco
 def _csv_records(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | RecordError]]:
     reader = csv.DictReader(io.StringIO(text))
     for name in reader.fieldnames or []:
-        if name not in POLICY_FIELDS or name in ("interpretations", "qa", "guide"):
+        if name not in POLICY_FIELDS or name in ("interpretations", "qa", "guide", "conditions"):
             yield 1, RecordError(str(path), 1, name, "is not a flat policy field usable in CSV")
             return
     for row in reader:

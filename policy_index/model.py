@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from policy_index.conditions import Condition
+
 
 class Status(StrEnum):
     CURRENT = "现行有效"
@@ -113,6 +115,7 @@ class Policy:
     aliases: tuple[str, ...] = ()
     interpretations: tuple[Interpretation, ...] = ()
     guide: Guide | None = None
+    conditions: Condition | None = None  # machine-checkable eligibility (policy_index.conditions)
 
     def status_on(self, today: dt.date) -> Status:
         """The validity as of ``today``: a current policy past its expiry date has lapsed."""

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.db import session_factory
+from policy_index.conditions import parse_conditions, to_json
 from policy_index.interchange import read_library
 from policy_index.model import Alias, Guide, Interpretation, Level, Library, Policy, QAPair, Status
 from policy_index.tables import AliasRow, InterpretationRow, LibraryState, PolicyRow, QAPairRow
@@ -49,6 +50,7 @@ def _policy_values(p: Policy, now: datetime) -> dict[str, Any]:
         "exempt_application": p.exempt_application,
         "aliases": list(p.aliases),
         "guide": dict(p.guide.items()) if p.guide else None,
+        "conditions": to_json(p.conditions) if p.conditions is not None else None,
         "updated_at": now,
     }
 
@@ -99,6 +101,7 @@ def _policy(row: PolicyRow, interpretations: list[InterpretationRow]) -> Policy:
             for i in sorted(interpretations, key=lambda i: i.position)
         ),
         guide=Guide(**row.guide) if row.guide else None,
+        conditions=parse_conditions(row.conditions) if row.conditions is not None else None,
     )
 
 

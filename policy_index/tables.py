@@ -33,6 +33,7 @@ class PolicyRow(Base):
     exempt_application: Mapped[bool] = mapped_column(Boolean, default=False)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     guide: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    conditions: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # policy_index.conditions
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -190,6 +190,17 @@ class SqlAudienceCounter:
 
     async def count(self, notice: Notice) -> AudienceCount:
         row = as_row(notice)
+        if notice.content.eligible:
+            from policy_index.repository import LibraryRepository
+            from push import eligibility_audience
+
+            policy = None
+            if notice.content.policy_id is not None:
+                library = await LibraryRepository(self._engine).load()
+                policy = library.policy(notice.content.policy_id)
+            async with self._engine.connect() as conn:
+                sent, maybe = await conn.run_sync(lambda c: eligibility_audience.count(c, policy))
+            return AudienceCount(sent, maybe)
         async with self._engine.connect() as conn:
             result: AudienceCount = await conn.run_sync(lambda c: count(c, row))
             return result

@@ -27,7 +27,9 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from push import audience, outbox
+from policy_index.model import Policy
+from policy_index.repository import LibraryRepository
+from push import audience, eligibility_audience, outbox
 from push.channels import NoticeContent, Sender, content_of, outcome_of, send
 from push.config import PushSettings, QuietHours, local_day_start, next_local_midnight
 from push.outbox import Claimed, Effects, Outcome
@@ -41,6 +43,13 @@ MATERIALISE_CHUNKS_PER_ROUND = 2
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _policy(engine: AsyncEngine, policy_id: str | None) -> Policy | None:
+    """The policy an eligibility notice is about, with its conditions, as the library has it."""
+    if policy_id is None:
+        return None
+    return (await LibraryRepository(engine).load()).policy(policy_id)
 
 
 def worker_name() -> str:
@@ -115,6 +124,13 @@ class Dispatcher:
             return growing
 
     async def _materialise_some(self, notice_id: int, now: datetime) -> None:
+        notice = await self._tx(lambda c: outbox.notice_row(c, notice_id))
+        if notice["eligible"] and not notice["materialised"]:
+            policy = await _policy(self._engine, notice["policy_id"])
+            await self._tx(
+                lambda c: eligibility_audience.materialise(c, notice, policy, now, self._quiet)
+            )
+            return
         for _ in range(MATERIALISE_CHUNKS_PER_ROUND):
             if await self._tx(lambda c: self._materialise(c, notice_id, now)):
                 return

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import insert_for
 from push import outbox
+from push.enterprises import forget_statements
 from push.errors import ImportFileError
 from push.tables import (
     CONSENTS,
-    CONTACTS,
     DELIVERIES,
     NOTICES,
     SUBSCRIBERS,
@@ -161,7 +161,8 @@ def forget(conn: Connection, openid: str, now: datetime) -> None:
     contacts, and what still waited to be sent to them."""
     outbox.cancel_for(conn, openid, None, now)
     conn.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.openid == openid))
-    conn.execute(delete(CONTACTS).where(CONTACTS.c.openid == openid))
+    for statement in forget_statements(openid):  # enterprise contacts, wrong binding tries
+        conn.execute(statement)
     conn.execute(delete(CONSENTS).where(CONSENTS.c.openid == openid))
     d = DELIVERIES.c
     # Delivery rows stay as counts for the notices' figures, without the person.

@@ -281,3 +281,13 @@ CONSENTS = Table(
     Column("status", String(16), nullable=False),  # accept | reject
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+BIND_FAILURES = Table(
+    "enterprise_bind_failure",
+    metadata,
+    # Wrong binding codes typed by one person, counted in a window (push.enterprises): enough
+    # of them and binding is refused until the window ends. Deleted by forget(openid).
+    Column("openid", String(OPENID), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", UTCDateTime(), nullable=False),
+)

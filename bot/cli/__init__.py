@@ -13,14 +13,14 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.cli import audit, inbox, library, menu, notice, push, service, stats, users
+from bot.cli import audit, enterprises, inbox, library, menu, notice, push, service, stats, users
 from bot.cli.common import fail
 from bot.cli.service import local_banner
 from bot.config import ConfigError
 
 __all__ = ["build_parser", "local_banner", "main"]
 
-COMMAND_GROUPS = (service, library, menu, inbox, stats, users, notice, audit, push)
+COMMAND_GROUPS = (service, library, menu, inbox, stats, users, notice, audit, push, enterprises)
 
 
 def build_parser() -> argparse.ArgumentParser:

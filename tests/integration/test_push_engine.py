@@ -413,3 +413,73 @@ async def test_template_result_and_consent_events_are_recorded(
     async with engine.connect() as conn:
         row = (await conn.execute(select(CONSENTS))).mappings().one()
     assert (row["openid"], row["template_id"], row["status"]) == (openids[1], "tpl-A", "accept")
+
+
+async def test_an_eligibility_notice_reaches_qualifying_enterprises_once(
+    engine: AsyncEngine, fake_wechat: FakeWeChatServer, dispatcher: MakeDispatcher
+) -> None:
+    from datetime import date
+
+    from policy_index.conditions import parse_conditions
+    from policy_index.model import Library, Policy
+    from policy_index.repository import LibraryRepository
+    from push.tables import CONTACTS, ENTERPRISES, MAYBE
+
+    rule = parse_conditions(
+        {
+            "all": [
+                {"field": "industry", "op": "in", "value": ["制造业"]},
+                {"field": "employees", "op": "<=", "value": 100},
+            ]
+        }
+    )
+    policy = Policy(
+        id="wj-001",
+        title="关于小微制造企业稳岗返还免申即享的通知",
+        exempt_application=True,
+        conditions=rule,
+        date=date(2026, 11, 1),
+    )
+    await LibraryRepository(engine).upsert(Library.of([policy]))
+    firms = [  # (uscc, industry, employees, contacts)
+        ("91350100MA0000001A", "制造业", 80, ["o_firm_a1", "o_firm_a2"]),  # meets
+        ("91350100MA0000002A", "制造业", 300, ["o_firm_b"]),  # too many employees
+        ("91350100MA0000003A", "制造业", None, ["o_firm_c"]),  # may qualify: headcount unknown
+        ("91350100MA0000004A", "批发零售", 10, ["o_firm_d"]),  # other industry
+    ]
+    async with engine.begin() as conn:
+        for uscc, industry, employees, contacts in firms:
+            eid = (
+                await conn.execute(
+                    ENTERPRISES.insert()
+                    .values(
+                        uscc=uscc, name=f"企业{uscc[-4:]}", industry=industry,
+                        employees=employees, qualifications=[], tags=[], updated_at=DAYTIME,
+                    )
+                    .returning(ENTERPRISES.c.id)
+                )
+            ).scalar_one()  # fmt: skip
+            for openid in contacts:
+                await conn.execute(
+                    CONTACTS.insert().values(
+                        enterprise_id=eid, openid=openid, via="import", bound_at=DAYTIME
+                    )
+                )
+    template = {"thing1": "title", "thing2": "reason"}
+    nid = await make_notice(engine, now=DAYTIME, policy_id="wj-001", eligible=True)
+    await dispatcher(template_fields=template).run(until_idle=True)
+    sent = {c.body["touser"]: c.body for c in fake_wechat.calls_to(TEMPLATE)}
+    assert set(sent) == {"o_firm_a1", "o_firm_a2"}
+    reason = sent["o_firm_a1"]["data"]["thing2"]["value"]
+    assert "制造业" in reason  # why this enterprise qualifies
+    assert await delivery_states(engine, nid) == {"sent": 2}
+    async with engine.connect() as conn:
+        maybe = (await conn.execute(select(MAYBE))).mappings().all()
+    assert len(maybe) == 1  # listed for staff with the unknown condition, never pushed
+    assert "employees" in str(maybe[0]["unknown"])
+    # Never the same policy twice to one enterprise: a second notice reaches no one.
+    again = await make_notice(engine, now=DAYTIME, policy_id="wj-001", eligible=True)
+    await dispatcher(template_fields=template).run(until_idle=True)
+    assert await delivery_states(engine, again) == {}
+    assert await notice_state(engine, again) == NoticeState.DONE
+    assert len(fake_wechat.calls_to(TEMPLATE)) == 2

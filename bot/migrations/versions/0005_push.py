@@ -1,4 +1,4 @@
-"""push: topics, subscribers, enterprises, staff, audit, notices, outbox
+"""push: topics, subscribers, enterprises, staff, audit, notices, outbox; policy conditions
 
 Revision ID: 0005
 Revises: 0004
@@ -49,6 +49,13 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprise")),
         sa.UniqueConstraint("uscc", name=op.f("uq_enterprise_uscc")),
+    )
+    op.create_table(
+        "enterprise_bind_failure",
+        sa.Column("openid", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("openid", name=op.f("pk_enterprise_bind_failure")),
     )
     op.create_table(
         "notice",
@@ -251,6 +258,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("push_delivery", schema=None) as batch_op:
         batch_op.create_index("ix_push_delivery_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_push_delivery_msgid", ["msgid"], unique=False)
         batch_op.create_index("ix_push_delivery_openid", ["openid"], unique=False)
 
     op.create_table(
@@ -278,8 +286,14 @@ def upgrade() -> None:
             "ix_push_subscription_topic_subscriber", ["topic", "subscriber_id"], unique=False
         )
 
+    with op.batch_alter_table("policy", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("conditions", sa.JSON(), nullable=True))
+
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("policy", schema=None) as batch_op:
+        batch_op.drop_column("conditions")
 
     with op.batch_alter_table("push_subscription", schema=None) as batch_op:
         batch_op.drop_index("ix_push_subscription_topic_subscriber")
@@ -287,6 +301,7 @@ def downgrade() -> None:
     op.drop_table("push_subscription")
     with op.batch_alter_table("push_delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_push_delivery_openid")
+        batch_op.drop_index("ix_push_delivery_msgid")
         batch_op.drop_index("ix_push_delivery_due")
 
     op.drop_table("push_delivery")
@@ -306,6 +321,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notice_state_scheduled_at")
 
     op.drop_table("notice")
+    op.drop_table("enterprise_bind_failure")
     op.drop_table("enterprise")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_object")
