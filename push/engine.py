@@ -225,8 +225,8 @@ class Dispatcher:
     async def _send_one(self, row: Claimed, effects: Effects) -> tuple[int, Outcome]:
         async with self._slots:
             content = await self._content(row.notice_id)
-            if row.channel in self._paused:  # paused by another send of this batch
-                until = self._paused[row.channel]
+            until = self._paused.get(row.channel)
+            if until is not None and until > self._clock():  # paused by a send of another lane
                 return row.id, Outcome(
                     DeliveryState.PENDING, next_attempt_at=until, refund_attempt=True
                 )
@@ -237,6 +237,8 @@ class Dispatcher:
                     outcome = outcome_of(exc, row, self._clock(), self._settings, effects)
                     if outcome.reason == "error":
                         logger.exception("notice send failed", extra={"action": "push_send"})
+                    if row.channel in effects.pause:  # the other lanes stop at once
+                        self._paused[row.channel] = effects.pause[row.channel][0]
                     return row.id, outcome
             return row.id, outcome_of(None, row, self._clock(), self._settings, effects, msgid)
 

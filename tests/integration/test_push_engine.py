@@ -483,3 +483,30 @@ async def test_an_eligibility_notice_reaches_qualifying_enterprises_once(
     assert await delivery_states(engine, again) == {}
     assert await notice_state(engine, again) == NoticeState.DONE
     assert len(fake_wechat.calls_to(TEMPLATE)) == 2
+
+
+@pytest.mark.parametrize(
+    ("errcode", "pause", "reason"),
+    [(45011, timedelta(minutes=1), "quota"), (40037, timedelta(minutes=10), "configuration")],
+)
+async def test_minute_quota_and_configuration_errors_pause_the_channel(
+    engine: AsyncEngine,
+    fake_wechat: FakeWeChatServer,
+    dispatcher: MakeDispatcher,
+    errcode: int,
+    pause: timedelta,
+    reason: str,
+) -> None:
+    await make_subscribers(engine, 3, "住房", now=DAYTIME)
+    nid = await make_notice(engine, now=DAYTIME, topics=["住房"])
+    fake_wechat.fail_next(TEMPLATE, errcode)
+    clock = Clock(DAYTIME)
+    await dispatcher(clock, concurrency=1, batch=1).run(until_idle=True)
+    async with engine.connect() as conn:
+        paused = (await conn.execute(select(CHANNEL_STATE))).mappings().one()
+    assert (paused["errcode"], paused["reason"]) == (errcode, reason)
+    assert paused["paused_until"] - DAYTIME >= pause - timedelta(seconds=1)
+    assert await delivery_states(engine, nid) == {"pending": 3}  # nothing lost, nothing failed
+    clock.jump(pause + timedelta(seconds=1))
+    await dispatcher(clock).run(until_idle=True)
+    assert await delivery_states(engine, nid) == {"sent": 3}
