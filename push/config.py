@@ -81,8 +81,8 @@ class PushSettings(BaseModel):
     )
     template_fields: dict[str, str] = Field(
         default_factory=lambda: {"thing1": "title", "time2": "date", "thing3": "reason"},
-        description="Template keyword → what fills it: title, date, summary (the body), reason (why "
-        "an enterprise qualifies; the body for other notices), issuer; "
+        description="Template keyword → what fills it: title, date, summary (the body), "
+        "reason (why an enterprise qualifies; the body for other notices), issuer; "
         "each value is cut to WeChat's 20 characters",
     )
     subscribe_template_id: str = Field(
