@@ -278,7 +278,7 @@ def _check_audience(c: NoticeContent) -> None:
 
 def parse_when(text: str, now: datetime) -> datetime:
     """A time staff typed: ISO 8601, Beijing time unless it carries an offset; stored as UTC."""
-    value = text.strip().replace("／", "/")
+    value = text.strip().replace("：", ":")  # typed on a Chinese keyboard
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

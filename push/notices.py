@@ -419,7 +419,9 @@ class NoticeDesk:
         async with self.engine.begin() as conn:
             user = await acting(conn, by)
             require(user, Permission.PUBLISH)
-            notice = await _load(conn, notice_id, lock=True)
+            # No row lock first: the delivery engine locks deliveries, then the notice, and so does
+            # this (the guarded UPDATE below still refuses a notice changed since it was read).
+            notice = await _load(conn, notice_id)
             if notice.state is NoticeState.DONE:
                 raise Refused(
                     f"通知 {notice.id} 已经发送完毕，无法撤销；内容有误请发更正通知"
@@ -428,8 +430,6 @@ class NoticeDesk:
                 )
             if notice.state is NoticeState.CANCELLED:
                 raise Refused(f"通知 {notice.id} 已经撤销了。", 409)
-            values = {"state": NoticeState.CANCELLED.value, "finished_at": now}
-            await _change(conn, notice, values, now)
             stopped = 0
             if notice.state is NoticeState.SENDING:
                 d = DELIVERIES.c
@@ -442,6 +442,8 @@ class NoticeDesk:
                     .values(status=DeliveryState.CANCELLED, finished_at=now)
                 )
                 stopped = result.rowcount
+            values = {"state": NoticeState.CANCELLED.value, "finished_at": now}
+            await _change(conn, notice, values, now)
             detail = {"from": notice.state.value, "cancelled_deliveries": stopped}
             if reason:
                 detail["reason"] = reason

@@ -191,7 +191,9 @@ async def show_notice(request: web.Request) -> web.Response:
 
 async def edit_notice(request: web.Request) -> web.Response:
     b = await _body(request, EditBody)
-    changes = b.model_dump(exclude_unset=True, exclude={"by"})
+    given = b.model_dump(exclude_unset=True, exclude={"by"})
+    # null clears a link or a policy; for the other fields it means "unchanged"
+    changes = {k: v for k, v in given.items() if v is not None or k in ("url", "policy_id")}
     notice = await _desk(request).edit(_id(request), b.by, changes)
     return _json(notice.to_json())
 

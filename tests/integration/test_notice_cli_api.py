@@ -246,7 +246,9 @@ async def test_the_staff_api_for_notices(
     assert (status, body["state"], body["approved_by"]) == (200, "approved", REVIEWER)
 
     resp = await client.patch(
-        f"/staff/api/notices/{nid}", json={"by": EDITOR, "body": "12月11日举办。"}, headers=AUTH
+        f"/staff/api/notices/{nid}",
+        json={"by": EDITOR, "body": "12月11日举办。", "topics": None, "url": None},
+        headers=AUTH,
     )
     edited = await resp.json()
     assert (resp.status, edited["state"], edited["approved_by"]) == (200, "draft", None)

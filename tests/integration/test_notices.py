@@ -5,6 +5,7 @@ audit row each step leaves."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -16,7 +17,7 @@ from bot.token_store import SqlTokenStore
 from bot.wechat.api import RetryPolicy, WeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
 from push import audit
-from push.notice_rules import NoticeContent, parse_when
+from push.notice_rules import HASHED, NoticeContent, parse_when
 from push.notices import NoticeDesk, Refused, TextTestSender
 from push.tables import DELIVERIES, NOTICES, Channel, NoticeState
 from tests.conftest import APP_ID, APP_SECRET
@@ -197,11 +198,34 @@ async def test_send_is_due_now_and_schedule_later(desk: NoticeDesk, clock: Clock
     assert history[-1].detail["at"] == "2026-12-08T10:00:00+08:00"
 
 
+def test_the_content_hash_covers_what_recipients_get_and_who_they_are() -> None:
+    base = JOBS.content_hash()
+    assert base == NoticeContent(**{f: getattr(JOBS, f) for f in HASHED}).content_hash()
+    changes: dict[str, object] = {
+        "title": "另一个标题",
+        "body": "另一段正文",
+        "url": "https://example.gov.cn/x",
+        "channel": Channel.SUBSCRIBE,
+        "topics": ("社保医保",),
+        "towns": ("城关镇",),
+        "tags": ("高校毕业生",),
+        "policy_id": "qh-a-005",
+        "eligible": True,
+        "to_all": True,
+        "corrects_id": 7,
+    }
+    assert set(changes) == set(HASHED)
+    hashes = {replace(JOBS, **{name: value}).content_hash() for name, value in changes.items()}
+    assert base not in hashes
+    assert len(hashes) == len(HASHED)
+
+
 def test_times_staff_type() -> None:
     now = T0
     assert parse_when("2026-12-08T09:00+08:00", now) == datetime(2026, 12, 8, 1, tzinfo=UTC)
     assert parse_when("2026-12-08T01:00Z", now) == datetime(2026, 12, 8, 1, tzinfo=UTC)
     assert parse_when("2026-12-08 09:30", now) == datetime(2026, 12, 8, 1, 30, tzinfo=UTC)
+    assert parse_when("2026-12-08 09：30", now) == datetime(2026, 12, 8, 1, 30, tzinfo=UTC)
     for bad, reason in [
         ("明天上午", "时间格式不对"),
         ("2026-12-07 09:00", "已经过去"),  # 01:00 UTC, before T0
