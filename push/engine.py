@@ -105,6 +105,7 @@ class Dispatcher:
             sending: list[int] = await self._tx(lambda c: outbox.due_notices(c, now))
             for nid in sending:
                 await self._materialise_some(nid, now)
+            await self._tx(lambda c: outbox.cancel_stragglers(c, now))
             resent, unknown = await self._tx(lambda c: outbox.recover(c, now))
             self.stats.recovered += resent
             self.stats.unknown += unknown

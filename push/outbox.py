@@ -280,14 +280,33 @@ def cancel_for(
 
 
 def due_notices(conn: Connection, now: datetime) -> list[int]:
-    """Scheduled notices whose time has come become ``sending``; returns every notice sending."""
+    """Scheduled notices whose time has come become ``sending`` — only while the approval still
+    covers the content (an edit voids it); returns every notice sending."""
     n = NOTICES.c
     conn.execute(
         update(NOTICES)
-        .where(n.state == NoticeState.SCHEDULED, n.scheduled_at <= now)
+        .where(
+            n.state == NoticeState.SCHEDULED,
+            n.scheduled_at <= now,
+            n.approved_hash.is_not(None),
+            n.approved_hash == n.content_hash,
+        )
         .values(state=NoticeState.SENDING, started_at=now, updated_at=now)
     )
     return list(conn.execute(select(n.id).where(n.state == NoticeState.SENDING)).scalars())
+
+
+def cancel_stragglers(conn: Connection, now: datetime) -> int:
+    """Deliveries a cancelled notice still has waiting (materialised while it was being
+    cancelled) are cancelled too."""
+    d, n = DELIVERIES.c, NOTICES.c
+    cancelled = select(n.id).where(n.state == NoticeState.CANCELLED).scalar_subquery()
+    result = conn.execute(
+        update(DELIVERIES)
+        .where(d.status.in_(CLAIMABLE), d.notice_id.in_(cancelled))
+        .values(status=DeliveryState.CANCELLED, reason="notice_cancelled", finished_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 def notice_row(conn: Connection, notice_id: int) -> Any:

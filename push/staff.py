@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from push import audit
+from push.errors import PushError
 from push.tables import STAFF, Role
 
 MAX_FAILED_LOGINS = 5
@@ -37,7 +38,7 @@ OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 MIN_PASSWORD = 10
 
 
-class Refused(Exception):
+class Refused(PushError):
     """A staff step that may not or cannot be done; nothing was changed.
 
     The message is for staff (Chinese) and names the reason; ``status`` is the HTTP status the

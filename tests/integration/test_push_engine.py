@@ -510,3 +510,33 @@ async def test_minute_quota_and_configuration_errors_pause_the_channel(
     clock.jump(pause + timedelta(seconds=1))
     await dispatcher(clock).run(until_idle=True)
     assert await delivery_states(engine, nid) == {"sent": 3}
+
+
+async def test_a_notice_whose_content_changed_after_approval_never_starts(
+    engine: AsyncEngine, fake_wechat: FakeWeChatServer, dispatcher: MakeDispatcher
+) -> None:
+    await make_subscribers(engine, 2, "教育", now=DAYTIME)
+    nid = await make_notice(engine, now=DAYTIME, topics=["教育"], content_hash="y" * 64)
+    await dispatcher().run(until_idle=True)
+    assert await notice_state(engine, nid) == NoticeState.SCHEDULED
+    assert await delivery_states(engine, nid) == {}
+    assert fake_wechat.calls_to(TEMPLATE) == []
+
+
+async def test_deliveries_left_waiting_by_a_cancel_race_are_cancelled(
+    engine: AsyncEngine, fake_wechat: FakeWeChatServer, dispatcher: MakeDispatcher
+) -> None:
+    from sqlalchemy import update
+
+    await make_subscribers(engine, 4, "养老服务", now=NIGHT)
+    nid = await make_notice(engine, now=NIGHT, topics=["养老服务"])
+    clock = Clock(NIGHT)
+    await dispatcher(clock).run(until_idle=True)  # materialised, held for the night
+    async with engine.begin() as conn:  # cancelled while its audience was being written
+        await conn.execute(
+            update(NOTICES).where(NOTICES.c.id == nid).values(state=NoticeState.CANCELLED)
+        )
+    clock.jump(timedelta(hours=10))
+    await dispatcher(clock).run(until_idle=True)
+    assert await delivery_states(engine, nid) == {"cancelled": 4}
+    assert fake_wechat.calls_to(TEMPLATE) == []
