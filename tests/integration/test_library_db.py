@@ -136,7 +136,7 @@ async def test_service_swaps_to_a_new_index_after_an_import(
         assert len(service.index) == 0
         empty = service.index
         await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
-        for _ in range(100):
+        for _ in range(600):  # a loaded machine may take seconds to rebuild
             if service.index is not empty:
                 break
             await asyncio.sleep(0.05)
