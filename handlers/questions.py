@@ -18,6 +18,7 @@ replies that continue a dialog (1–3) read it back, so other messages cost no e
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from dataclasses import replace
 from datetime import date
 from typing import cast
@@ -28,7 +29,7 @@ from bot.questions import Asked
 from bot.routing import Router
 from bot.wechat import InboundMessage, TextMessage
 from bot.wechat.replies import TextReply
-from handlers import cards, texts
+from handlers import answers, cards, subjects, texts
 from handlers.choices import (
     MAX_CANDIDATES,
     OVERVIEW,
@@ -41,12 +42,19 @@ from handlers.choices import (
     related_options,
     single_policy,
 )
-from handlers.intents import asks_exempt_list, detect_facet, is_follow_up, parse_choice
+from handlers.intents import (
+    asks_benefit,
+    asks_exempt_list,
+    detect_facet,
+    is_follow_up,
+    may_follow_up,
+    parse_choice,
+)
 from handlers.menu import exempt_text
 from policy_index.index import LOCAL_TZ
 from policy_index.lookup import current_replacement
 from policy_index.matching import Decision as Verdict
-from policy_index.matching import MatchResult
+from policy_index.matching import MatchResult, expand_aliases
 from policy_index.model import Library
 from policy_index.normalise import normalise
 
@@ -54,6 +62,8 @@ router = Router(name="questions")
 
 MORE_WORDS = ("更多", "下一页", "还有吗", "more")
 _CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
 
 
 def _library(ctx: HandlerContext) -> Library:
@@ -125,30 +135,52 @@ async def _none_of_these(ctx: HandlerContext, conversation: Conversation) -> Tex
 # --- 3. follow-ups ---------------------------------------------------------------------------
 
 
-@router.on(TextMessage, when=lambda m, _c: is_follow_up(_text(m)))
+@router.on(TextMessage, when=lambda m, _c: may_follow_up(_text(m)))
 async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """A short question about a facet ("那要多久能批下来", "电话多少") continues the policy last
+    shown, unless it names another subject of the library ("公租房要什么材料")."""
     conversation = await ctx.conversations.load(ctx.openid, ctx.now)
-    if conversation.policy_id is None:
-        return TextReply(texts.ASK_TOPIC_FIRST)
+    policy_id = conversation.policy_id
+    if policy_id is None or _library(ctx).policy(policy_id) is None:
+        if is_follow_up(msg.content):
+            return TextReply(texts.ASK_TOPIC_FIRST)
+        return await _new_question(msg, ctx)
+    if not is_follow_up(msg.content) and subjects.other_subject(
+        ctx.policies.index, msg.content, policy_id
+    ):
+        return await _new_question(msg, ctx)
     facet = detect_facet(msg.content) or "process"
     asked = Asked(
         msg.content,
         normalise(msg.content),
         "followup",
         source=_source(msg),
-        answered=("policy", conversation.policy_id),
+        answered=("policy", policy_id),
         facet=facet,
     )
     await ctx.questions.record(ctx.openid, asked, ctx.now)
-    return await _show_facet(ctx, conversation.policy_id, facet, conversation)
+    return await _show_facet(ctx, policy_id, facet, conversation)
 
 
 # --- 4. a new question -----------------------------------------------------------------------
 
 
-@router.on(TextMessage, when=lambda m, _c: _CONTENT.search(_text(m)) is None)
+def _not_a_question(text: str, ctx: HandlerContext) -> bool:
+    """Punctuation, an emoji code such as "/::)", keyboard noise ("asdfgh 123") or a bare
+    number: no Chinese, and no letters or digits the library uses (its ETC or 12345 would be)."""
+    if _CONTENT.search(text) is None:
+        return True
+    plain = normalise(text)
+    if _HAN.search(plain):
+        return False
+    vocabulary = ctx.policies.index.words.vocabulary
+    tokens = _LATIN_OR_DIGITS.findall(plain)
+    return not any(t in vocabulary and not t.isdigit() for t in tokens)
+
+
+@router.on(TextMessage, when=lambda m, c: _not_a_question(_text(m), c))
 async def on_no_words(msg: TextMessage, ctx: HandlerContext) -> TextReply:
-    """Only punctuation or an emoji code such as "/::)": nothing to look up."""
+    """Nothing to look up: a short help, not logged, nothing promised."""
     return TextReply(texts.not_understood(ctx.settings))
 
 
@@ -160,29 +192,86 @@ async def on_exempt_list(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 
 @router.on(TextMessage)
 async def on_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    return await _new_question(msg, ctx)
+
+
+async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """Any other text goes to the matcher; a new topic starts afresh."""
     result = await ctx.policies.match(msg.content.strip(), top=MAX_CANDIDATES)
     ctx.log.info(
         "policy question",
         extra={"action": "question", "decision": result.decision.value},
     )
+    result, weak = _without_weak(ctx, msg.content, result)
     if result.decision is Verdict.ANSWER and result.best is not None:
         best = result.best
-        facet = detect_facet(msg.content) if best.kind == "policy" else None
-        await _record(ctx, msg, result, answered=(best.kind, best.id), facet=facet)
-        return await _show(ctx, _as_option(best.kind, best.id), facet, best.replaced)
+        if best.group in weak and subjects.foreign_to_library(ctx.policies.index, msg.content):
+            # Only a word of many senses links them, and the subject is not in the library.
+            return await _nothing_found(ctx, msg, replace(result, decision=Verdict.NONE), weak)
+        return await _answer(ctx, msg, result)
     if result.decision is Verdict.CLARIFY:
-        return await _clarify(ctx, msg, result)
-    return await _nothing_found(ctx, msg, result)
+        return await _clarify(ctx, msg, result, weak)
+    return await _nothing_found(ctx, msg, result, weak)
 
 
-async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+def _without_weak(
+    ctx: HandlerContext, text: str, result: MatchResult
+) -> tuple[MatchResult, set[str]]:
+    """The groups that are weak guesses for the question (``handlers.subjects``)."""
+    if not result.candidates:
+        return result, set()
+    index = ctx.policies.index
+    expanded = expand_aliases(index, result.normalised)
+    return result, subjects.weak_candidates(index, text, result.candidates, expanded)
+
+
+def _strong(result: MatchResult, weak: Set[str]) -> MatchResult:
+    return replace(result, candidates=tuple(c for c in result.candidates if c.group not in weak))
+
+
+async def _answer(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+    """The card, leading with the part of the policy the question asks about."""
+    best = result.best
+    library = _library(ctx)
+    if best is None:
+        return await _nothing_found(ctx, msg, result)
+    facet = detect_facet(msg.content)
+    benefit = asks_benefit(msg.content)
+    if best.kind == "qa":
+        qa = library.qa(best.id)
+        policy = library.policy(qa.policy_id) if qa and qa.policy_id else None
+        lead = answers.lead(library, policy, facet, benefit=benefit) if policy else None
+        if (
+            qa is None
+            or policy is None
+            or lead is None
+            or not answers.qa_misses(qa, facet, benefit)
+        ):
+            await _record(ctx, msg, result, answered=(best.kind, best.id))
+            return await _show(ctx, _as_option(best.kind, best.id))
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=lead.facet)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
+    policy = library.policy(best.id)
+    lead = answers.lead(library, policy, facet, benefit=benefit) if policy else None
+    shown = lead.facet if lead else facet
+    await _record(ctx, msg, result, answered=(best.kind, best.id), facet=shown)
+    return await _show(ctx, Option("policy", best.id), facet, best.replaced, lead)
+
+
+async def _clarify(
+    ctx: HandlerContext, msg: TextMessage, result: MatchResult, weak: set[str]
+) -> TextReply:
     library = _library(ctx)
     applied = bands(ctx.policies.index, ctx.settings)
-    options = choice_options(result, applied.clarify, applied.margin)
-    if not options:  # the bands changed between matching and now (a configuration reload)
-        return await _nothing_found(ctx, msg, result)
-    policy_id = single_policy(result, options)
+    options = choice_options(_strong(result, weak), applied.clarify, applied.margin)
+    unsure = replace(result, decision=Verdict.NONE)
+    if not options:  # only weak guesses (or the bands changed since matching)
+        return await _nothing_found(ctx, msg, unsure, weak)
+    policy_id = single_policy(_strong(result, weak), options)
     policy = library.policy(policy_id) if policy_id else None
+    if policy is not None and not _covers(ctx, msg.content, result, policy.id):
+        # A single guess that leaves part of the question out: not found, with it as related.
+        return await _nothing_found(ctx, msg, unsure, weak)
     if policy is None:
         question_id = await _record(ctx, msg, result)
         await ctx.conversations.save(
@@ -206,9 +295,21 @@ async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -
     return TextReply(cards.facet_choice(policy, facets))
 
 
-async def _nothing_found(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+def _covers(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str) -> bool:
+    """Whether the one policy in question holds every subject word of the question: only then
+    is it confident enough to ask which part of it the resident wants."""
+    index = ctx.policies.index
+    words = subjects.subject_words(index, text)
+    expanded = expand_aliases(index, result.normalised)
+    return not subjects.fit(index, words, policy_id, expanded).foreign
+
+
+async def _nothing_found(
+    ctx: HandlerContext, msg: TextMessage, result: MatchResult, weak: Set[str] = frozenset()
+) -> TextReply:
     library = _library(ctx)
-    related = related_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    band = clarify_band(ctx.policies.index, ctx.settings)
+    related = related_options(_strong(result, weak), band)
     question_id = await _record(ctx, msg, result)
     pending = Conversation(options=related, page=_last_page(related), question_id=question_id)
     await ctx.conversations.save(ctx.openid, pending, ctx.now)
@@ -227,7 +328,11 @@ def _as_option(kind: str, target: str) -> Option:
 
 
 async def _show(
-    ctx: HandlerContext, option: Option, facet: str | None = None, replaced: str | None = None
+    ctx: HandlerContext,
+    option: Option,
+    facet: str | None = None,
+    replaced: str | None = None,
+    lead: answers.Lead | None = None,
 ) -> TextReply:
     """The card for a policy or Q&A pair; it becomes the topic of follow-ups."""
     library, today = _library(ctx), _today(ctx)
@@ -245,9 +350,9 @@ async def _show(
     if current is not None:  # named though no longer in force: offer the current version
         after = Conversation(policy_id=current.id, options=(Option("policy", current.id),))
     else:
-        after = Conversation(policy_id=policy.id, facet=facet)
+        after = Conversation(policy_id=policy.id, facet=lead.facet if lead else facet)
     await ctx.conversations.save(ctx.openid, after, ctx.now)
-    card = cards.policy_card(policy, library, today, facet=facet, replaced=replaced)
+    card = cards.policy_card(policy, library, today, facet=facet, replaced=replaced, lead=lead)
     return TextReply(card)
 
 

@@ -299,3 +299,15 @@ def staff_answer(settings: Settings, question: str, asked_on: date, answer: str)
         f"——{settings.account_name}。还有疑问可以直接发消息问我，"
         f"或拨打 {settings.hotline} 政务服务便民热线。"
     )
+
+
+# --- Answers that lead with the part asked about (handlers/answers.py) -------------------------
+
+EXEMPT_LABEL = "免申即享"
+EXEMPT_NO_APPLICATION = "这项政策免申即享：无需申请，符合条件的由部门直接兑现。"
+GRANTED_LABEL = "可享受的优惠"
+
+
+def lead_heading(title: str, label: str) -> str:
+    """The first line of an answer that leads with the part asked about."""
+    return f"《{title}》· {label}"

@@ -1,0 +1,237 @@
+"""What a question is about, as the library sees it: its subject words, and whether a policy
+covers them.
+
+Pure functions over the current ``PolicyIndex`` (nothing here changes the matcher). They let the
+handlers hold back a guess the matcher made on too little:
+
+* a **subject word** is a content word of the question (not a question word such as 怎么 / 什么,
+  nor a facet word such as 材料 / 电话) of two or more characters;
+* a word is **generic** when the library uses it in the titles, aliases or stored questions of
+  several unrelated policies without it ever naming one on its own (登记 in 不动产登记,
+  市场主体登记 and 户口迁移登记; 补贴 in thirty titles), while 低保, an alias of one policy,
+  is not. It is counted from the library, so it holds for any library;
+* a candidate **covers** a word when its own texts (title, aliases, summary, guide, body, its Q&A
+  pairs) hold it; a word of the question that it does not hold is *foreign* to it.
+
+A guess is **weak** when some subject word is foreign to it and the words it does share with
+the question are all generic: "结婚登记需要带什么" shares only 登记 with 不动产登记. A weak guess is
+never an answer, an option or a related topic; a single guess must cover every subject word
+before the bot asks which part of it the resident wants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from policy_index.index import PolicyIndex
+from policy_index.matching import Candidate
+from policy_index.model import Library
+from policy_index.normalise import normalise
+
+GENERIC_SENSES = 3  # unrelated groups of policies using a word that names none of them alone
+UNCOMMON_SHARE = 0.05  # a word in at most this share of documents links two titles
+_SCAN_LIMIT = 400  # documents of a word looked at (enough to count its senses)
+_ASKING = ("怎么", "什么", "多少", "哪里", "哪些", "如何", "怎样", "多久", "哪儿", "啥")
+
+# Words that only make a text a question, or ask for a part of a guide: never its subject.
+_QUESTION_WORDS = (
+    "那么 那 这个 那个 这 请问 问一下 一下 我们 我 您 你们 想 要 需要 得 还 再 呢 吗 "
+    "啊 呀 吧 的 了 是 有 多少 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 哪儿 里 能 可以 可 会 "
+    "去 打 申请 办理 办 领 领取 交 提交 准备 带 具体 大概 一般 都 和 及 到 给 个 些 "
+    "么 啥 咋 就 哦 嗯 好 一共 大约 钱 款 咨询 联系 问问 告诉 知道 能否 能不能 是否 "
+    "有没有 没有 现在 目前 政策 规定 相关 关于 问题 事情 情况 这种 那种 我家 家里 "
+    "了解 看看 查 查询 想问 事 的事 多久 多长时间 时间 几天 时候 什么时候 "
+    "电话 号码 热线 材料 资料 证件 手续 流程 步骤 程序 条件 资格 要求 标准 金额 额度 "
+    "地点 地址 窗口 哪里办 找谁 谁 人 下来 有什么 哪些人 可不可以 行不行 怎么弄 怎么办 "
+    "该 应该 必须 一定 还有"
+)
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """How a candidate fits the question's subject words."""
+
+    shared: tuple[str, ...]  # subject words the candidate's texts hold
+    foreign: tuple[str, ...]  # subject words they do not
+    weak: bool  # something foreign, and only generic words shared
+
+
+def subject_words(index: PolicyIndex, text: str) -> tuple[str, ...]:
+    """The question's subject words, in order, without repeats."""
+    words = index.tokeniser.words(normalise(text))
+    out = [
+        w
+        for w in words
+        if len(w) >= 2
+        and w not in QUESTION_WORDS
+        and not w.isdigit()
+        and not any(a in w for a in _ASKING)
+    ]
+    # A word made of question words only ("要多久") is no subject either.
+    return tuple(w for w in dict.fromkeys(out) if not _only_question_words(w))
+
+
+def _only_question_words(word: str) -> bool:
+    rest = word
+    for q in sorted(QUESTION_WORDS, key=len, reverse=True):
+        rest = rest.replace(q, "")
+    return not rest
+
+
+def known(index: PolicyIndex, word: str) -> bool:
+    """Whether the library uses the word at all."""
+    return word in index.words.vocabulary
+
+
+def is_generic(index: PolicyIndex, word: str) -> bool:
+    """Whether the library uses ``word`` in unrelated senses and never alone.
+
+    Counted over the policies' short texts (titles by their subject, aliases) that hold the
+    word: two policies are related when those texts share another uncommon word, one that is
+    no part of the word itself (户口迁移登记
+    and 不动产登记 share none; the two 加装电梯 policies share 既有住宅). A word is generic
+    when it falls into ``GENERIC_SENSES`` or more unrelated groups and no short text is the word
+    alone (低保, an alias, names its policy by itself)."""
+    col = index.words.vocabulary.get(word)
+    if col is None:
+        return False
+    weights, rows = index.words.weights, index.short_words
+    vocabulary = _words_by_column(index)
+    uncommon = _uncommon_idf(index)
+    docs = weights.indices[weights.indptr[col] : weights.indptr[col + 1]][:_SCAN_LIMIT]
+    companions: dict[str, set[int]] = {}
+    for doc in docs:
+        target = int(doc)
+        if index.targets[target].kind != "policy" or target + 1 >= len(index.short_rows):
+            continue
+        for row in range(int(index.short_rows[target]), int(index.short_rows[target + 1])):
+            cols = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
+            if col not in cols:
+                continue
+            if len(cols) == 1:  # this short text is the word alone: it names the policy
+                return False
+            group = companions.setdefault(index.targets[target].group, set())
+            group.update(
+                int(c)
+                for c in cols
+                if index.words.idf[c] >= uncommon and not set(vocabulary[int(c)]) & set(word)
+            )
+    return _senses(companions) >= GENERIC_SENSES
+
+
+def _words_by_column(index: PolicyIndex) -> list[str]:
+    words = [""] * len(index.words.vocabulary)
+    for word, col in index.words.vocabulary.items():
+        words[col] = word
+    return words
+
+
+def _uncommon_idf(index: PolicyIndex) -> float:
+    """The IDF of a word in ``UNCOMMON_SHARE`` of the library's documents: words rarer than that
+    tie two titles together, commoner ones (办法, 实施, 管理) do not."""
+    n = max(index.words.n_docs, 1)
+    df = max(UNCOMMON_SHARE * n, 2.0)
+    return float(math.log1p((n - df + 0.5) / (df + 0.5)))
+
+
+def _senses(companions: dict[str, set[int]]) -> int:
+    """The number of groups of policies linked, directly or not, by a shared companion word."""
+    parent = {g: g for g in companions}
+
+    def root(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    owner: dict[int, str] = {}
+    for group, words in companions.items():
+        for word in words:
+            if word in owner:
+                parent[root(group)] = root(owner[word])
+            else:
+                owner[word] = group
+    return len({root(g) for g in companions})
+
+
+def group_text(library: Library, group: str) -> str:
+    """Everything the library says about one policy (or a Q&A pair without one), normalised."""
+    parts: list[str] = []
+    policy = library.policy(group)
+    if policy is not None:
+        parts += [policy.title, *policy.aliases, *policy.topics, policy.summary or ""]
+        parts += [policy.body or "", *(i.title for i in policy.interpretations)]
+        if policy.guide:
+            parts += [value for _field, value in policy.guide.items()]
+        for qa in library.qa_for(policy.id):
+            parts += [qa.question, *qa.similar, qa.answer]
+    elif (alone := library.qa(group)) is not None:
+        parts += [alone.question, *alone.similar, alone.answer]
+    return normalise(" ".join(p for p in parts if p)).replace(" ", "")
+
+
+def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = "") -> Fit:
+    """How the policy (or Q&A pair) ``group`` fits the subject words of a question.
+
+    ``expanded`` is the question with the canonical terms of its aliases: a word whose alias
+    expansion the candidate holds (低保 → 最低生活保障) counts as shared."""
+    text = group_text(index.library, group)
+    shared = tuple(w for w in words if w in text)
+    foreign = tuple(w for w in words if w not in text and not _covered_by_part(w, shared))
+    if foreign and expanded:
+        extra = tuple(w for w in subject_words(index, expanded) if w not in words and w in text)
+        shared += extra
+    weak = bool(foreign) and bool(shared) and all(is_generic(index, w) for w in shared)
+    return Fit(shared, foreign, weak)
+
+
+def _covered_by_part(word: str, shared: tuple[str, ...]) -> bool:
+    """A compound whose parts are shared ("小微企业" when 小微 and 企业 are): the tokeniser cuts
+    for search, so a compound and its parts arrive together."""
+    return any(len(s) >= 2 and s in word for s in shared) and all(
+        any(c in s for s in shared) for c in word
+    )
+
+
+def weak_candidates(
+    index: PolicyIndex, text: str, candidates: tuple[Candidate, ...], expanded: str = ""
+) -> set[str]:
+    """The groups among ``candidates`` that are weak guesses for the question."""
+    words = subject_words(index, text)
+    if not words:
+        return set()
+    groups = dict.fromkeys(c.group for c in candidates)
+    return {g for g in groups if fit(index, words, g, expanded).weak}
+
+
+def foreign_to_library(index: PolicyIndex, text: str) -> tuple[str, ...]:
+    """Subject words the library never uses (结婚 in a library without marriage)."""
+    return tuple(w for w in subject_words(index, text) if not known(index, w))
+
+
+def names_subject(index: PolicyIndex, word: str) -> bool:
+    """Whether ``word`` is part of some policy's title or alias: a subject of its own, so a
+    question holding it ("公租房要什么材料") is about that, not the policy last shown."""
+    col = index.words.vocabulary.get(word)
+    if col is None:
+        return False
+    weights, rows = index.words.weights, index.short_words
+    for doc in weights.indices[weights.indptr[col] : weights.indptr[col + 1]][:_SCAN_LIMIT]:
+        target = int(doc)
+        if index.targets[target].kind != "policy" or target + 1 >= len(index.short_rows):
+            continue
+        for row in range(int(index.short_rows[target]), int(index.short_rows[target + 1])):
+            if col in rows.indices[rows.indptr[row] : rows.indptr[row + 1]]:
+                return True
+    return False
+
+
+def other_subject(index: PolicyIndex, text: str, policy_id: str) -> bool:
+    """Whether a short question names a subject other than the policy last shown."""
+    own = group_text(index.library, policy_id)
+    return any(
+        w not in own and names_subject(index, w) and not is_generic(index, w)
+        for w in subject_words(index, text)
+    )
