@@ -37,6 +37,7 @@ _FACET_CLUES = {
     "phone": re.compile(r"电话|热线|\d{3,4}-\d{7,8}|12345|12366|12333"),
 }
 MAX_SENTENCES = 3
+_DEFINITION = re.compile(r"是指|指的是|所称")  # a definition says who, not what is granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,11 @@ def sentences(summary: str, facet: str) -> str:
     clue = _FACET_CLUES.get(facet)
     if clue is None:
         return ""
-    found = [s for s in _SENTENCE.split(summary.strip()) if s and clue.search(s)]
+    found = [
+        s
+        for s in _SENTENCE.split(summary.strip())
+        if s and clue.search(s) and not (facet == "standard" and _DEFINITION.search(s))
+    ]
     return "".join(found[:MAX_SENTENCES])
 
 

@@ -159,12 +159,13 @@ def qa_card(qa: QAPair, library: Library, today: date) -> str:
     return compose(lines)
 
 
-def facet_card(policy: Policy, facet: str, settings: Settings) -> str:
-    """One part of a policy's guide, for a follow-up question."""
+def facet_card(policy: Policy, facet: str, settings: Settings, found: str | None = None) -> str:
+    """One part of a policy's guide, for a follow-up question; ``found`` is what the library
+    says of it elsewhere when the guide does not (a stored answer, the summary)."""
     label = GUIDE_LABELS[facet]
     guide = policy.guide
     lines = [Line(texts.facet_heading(policy.title, label))]
-    value = getattr(guide, facet) if guide else None
+    value = (getattr(guide, facet) if guide else None) or found
     if value:
         if facet == "conditions" and guide and guide.target:
             lines.append(Line(texts.facet_section(GUIDE_LABELS["target"], guide.target), 4))

@@ -229,6 +229,13 @@ def _strong(result: MatchResult, weak: Set[str]) -> MatchResult:
     return replace(result, candidates=tuple(c for c in result.candidates if c.group not in weak))
 
 
+def _drop(result: MatchResult, options: tuple[Option, ...], weak: Set[str]) -> tuple[Option, ...]:
+    """``options`` without those of weak groups (chosen on the whole result, so that the bands
+    keep their meaning)."""
+    gone = {(c.kind, c.id) for c in result.candidates if c.group in weak}
+    return tuple(o for o in options if (o.kind, o.id) not in gone)
+
+
 async def _answer(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     """The card, leading with the part of the policy the question asks about."""
     best = result.best
@@ -263,7 +270,7 @@ async def _clarify(
 ) -> TextReply:
     library = _library(ctx)
     applied = bands(ctx.policies.index, ctx.settings)
-    options = choice_options(_strong(result, weak), applied.clarify, applied.margin)
+    options = _drop(result, choice_options(result, applied.clarify, applied.margin), weak)
     unsure = replace(result, decision=Verdict.NONE)
     if not options:  # only weak guesses (or the bands changed since matching)
         return await _nothing_found(ctx, msg, unsure, weak)
@@ -309,7 +316,7 @@ async def _nothing_found(
 ) -> TextReply:
     library = _library(ctx)
     band = clarify_band(ctx.policies.index, ctx.settings)
-    related = related_options(_strong(result, weak), band)
+    related = _drop(result, related_options(result, band), weak)
     question_id = await _record(ctx, msg, result)
     pending = Conversation(options=related, page=_last_page(related), question_id=question_id)
     await ctx.conversations.save(ctx.openid, pending, ctx.now)
@@ -367,7 +374,8 @@ async def _show_facet(
     if facet == OVERVIEW:
         text = cards.policy_card(policy, library, _today(ctx))
     else:
-        text = cards.facet_card(policy, facet, ctx.settings)
+        found = answers.lead(library, policy, facet)  # the guide's, else a Q&A's or summary's
+        text = cards.facet_card(policy, facet, ctx.settings, found.text if found else None)
     after = replace(keep, facet=facet) if keep else Conversation(policy_id=policy.id, facet=facet)
     await ctx.conversations.save(ctx.openid, after, ctx.now)
     return TextReply(text)

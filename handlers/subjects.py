@@ -14,9 +14,10 @@ handlers hold back a guess the matcher made on too little:
   pairs) hold it; a word of the question that it does not hold is *foreign* to it.
 
 A guess is **weak** when some subject word is foreign to it and the words it does share with
-the question are all generic: "结婚登记需要带什么" shares only 登记 with 不动产登记. A weak guess is
-never an answer, an option or a related topic; a single guess must cover every subject word
-before the bot asks which part of it the resident wants.
+the question are all generic, or there are none while the library knows some of the words:
+"结婚登记需要带什么" shares only 登记 with 不动产登记. A weak guess is never an answer, an option
+or a related topic; a single guess must cover every subject word before the bot asks which part
+of it the resident wants.
 """
 
 from __future__ import annotations
@@ -183,8 +184,11 @@ def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = 
     if foreign and expanded:
         extra = tuple(w for w in subject_words(index, expanded) if w not in words and w in text)
         shared += extra
-    weak = bool(foreign) and bool(shared) and all(is_generic(index, w) for w in shared)
-    return Fit(shared, foreign, weak)
+    linked = bool(shared) or not any(known(index, w) for w in words)
+    weak = bool(foreign) and all(is_generic(index, w) for w in shared)
+    # Sharing nothing is weak too, unless the library knows none of the words (then only the
+    # matcher's sense of meaning links them, and it is left to judge).
+    return Fit(shared, foreign, weak and (bool(shared) or not linked))
 
 
 def _covered_by_part(word: str, shared: tuple[str, ...]) -> bool:
