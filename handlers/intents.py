@@ -115,7 +115,12 @@ def may_follow_up(text: str) -> bool:
     plain = _plain(text)
     if len(plain) > FOLLOW_UP_CHARS:
         return False
-    return detect_facet(plain) is not None or plain.startswith(ANAPHORA)
+    return detect_facet(plain) is not None or refers_back(plain)
+
+
+def refers_back(text: str) -> bool:
+    """Whether the text opens with a word pointing back ("那…", "这个…")."""
+    return _plain(text).startswith(ANAPHORA)
 
 
 def asks_benefit(text: str) -> bool:

@@ -49,6 +49,7 @@ from handlers.intents import (
     is_follow_up,
     may_follow_up,
     parse_choice,
+    refers_back,
 )
 from handlers.menu import exempt_text
 from policy_index.index import LOCAL_TZ
@@ -146,7 +147,7 @@ async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
             return TextReply(texts.ASK_TOPIC_FIRST)
         return await _new_question(msg, ctx)
     if not is_follow_up(msg.content) and subjects.other_subject(
-        ctx.policies.index, msg.content, policy_id
+        ctx.policies.index, msg.content, policy_id, refers_back=refers_back(msg.content)
     ):
         return await _new_question(msg, ctx)
     facet = detect_facet(msg.content) or "process"
@@ -288,12 +289,17 @@ async def _clarify(
     # Only one policy is in question: ask which facet, unless the question says it.
     facet = detect_facet(msg.content)
     facets = facet_options(library, policy.id)
+    lead = answers.lead(library, policy, facet, benefit=asks_benefit(msg.content))
+    if lead is not None and lead.label == texts.EXEMPT_LABEL:  # nothing to apply for: say so
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=lead.facet)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
     if facet is not None and policy.guide and getattr(policy.guide, facet):
         await _record(ctx, msg, result, answered=("policy", policy.id), facet=facet)
         return await _show_facet(ctx, policy.id, facet, None)
     if not facets:
-        await _record(ctx, msg, result, answered=("policy", policy.id))
-        return await _show(ctx, Option("policy", policy.id))
+        shown = lead.facet if lead else None
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=shown)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
     question_id = await _record(ctx, msg, result)
     pending = Conversation(
         policy_id=policy.id, options=facets, page=_last_page(facets), question_id=question_id

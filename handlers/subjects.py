@@ -232,10 +232,17 @@ def names_subject(index: PolicyIndex, word: str) -> bool:
     return False
 
 
-def other_subject(index: PolicyIndex, text: str, policy_id: str) -> bool:
-    """Whether a short question names a subject other than the policy last shown."""
+def other_subject(index: PolicyIndex, text: str, policy_id: str, *, refers_back: bool) -> bool:
+    """Whether a short question names a subject other than the policy last shown: a word of
+    another policy's title or alias that is not generic, or — unless the question points back
+    ("那…") — a word the library does not know at all ("公租房" in a library that only says
+    公共租赁住房)."""
     own = group_text(index.library, policy_id)
     return any(
-        w not in own and names_subject(index, w) and not is_generic(index, w)
+        w not in own
+        and (
+            (names_subject(index, w) and not is_generic(index, w))
+            or (not refers_back and not known(index, w))
+        )
         for w in subject_words(index, text)
     )
