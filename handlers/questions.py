@@ -52,6 +52,7 @@ from handlers.intents import (
     refers_back,
 )
 from handlers.menu import exempt_text
+from handlers.subjects import COVERED_SHARE
 from policy_index.index import LOCAL_TZ
 from policy_index.lookup import current_replacement
 from policy_index.matching import Decision as Verdict
@@ -277,8 +278,8 @@ async def _clarify(
         return await _nothing_found(ctx, msg, unsure, weak)
     policy_id = single_policy(_strong(result, weak), options)
     policy = library.policy(policy_id) if policy_id else None
-    if policy is not None and not _covers(ctx, msg.content, result, policy.id):
-        # A single guess that leaves part of the question out: not found, with it as related.
+    if policy is not None and _covered(ctx, msg.content, result, policy.id) < COVERED_SHARE:
+        # A single guess that leaves most of the question out: not found, with it as related.
         return await _nothing_found(ctx, msg, unsure, weak)
     if policy is None:
         question_id = await _record(ctx, msg, result)
@@ -308,13 +309,14 @@ async def _clarify(
     return TextReply(cards.facet_choice(policy, facets))
 
 
-def _covers(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str) -> bool:
-    """Whether the one policy in question holds every subject word of the question: only then
-    is it confident enough to ask which part of it the resident wants."""
+def _covered(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str) -> float:
+    """The share of the question's subject words that the one policy in question holds."""
+    if any(c.named and c.group == policy_id for c in result.candidates):
+        return 1.0  # named by 文号 or title
     index = ctx.policies.index
     words = subjects.subject_words(index, text)
     expanded = expand_aliases(index, result.normalised)
-    return not subjects.fit(index, words, policy_id, expanded).foreign
+    return subjects.fit(index, words, policy_id, expanded).covered
 
 
 async def _nothing_found(

@@ -30,6 +30,7 @@ from policy_index.matching import Candidate
 from policy_index.model import Library
 from policy_index.normalise import normalise
 
+COVERED_SHARE = 0.5  # of its subject words a single guess must hold to be asked about
 GENERIC_SENSES = 3  # unrelated groups of policies using a word that names none of them alone
 UNCOMMON_SHARE = 0.05  # a word in at most this share of documents links two titles
 _SCAN_LIMIT = 400  # documents of a word looked at (enough to count its senses)
@@ -45,7 +46,11 @@ _QUESTION_WORDS = (
     "了解 看看 查 查询 想问 事 的事 多久 多长时间 时间 几天 时候 什么时候 "
     "电话 号码 热线 材料 资料 证件 手续 流程 步骤 程序 条件 资格 要求 标准 金额 额度 "
     "地点 地址 窗口 哪里办 找谁 谁 人 下来 有什么 哪些人 可不可以 行不行 怎么弄 怎么办 "
-    "该 应该 必须 一定 还有"
+    "该 应该 必须 一定 还有 "
+    # time, place and people words of colloquial questions: who asks, not what about
+    "每个 每个月 每月 一个月 每年 今年 去年 明年 以前 以后 后面 之前 现在 最近 前两天 "
+    "区里 村里 镇里 县里 市里 这边 那边 本地 当地 你好 喂 的话 我妈 我爸 家人 "
+    "老人家 一下子 是不是 有钱 给钱 拿钱 领钱"
 )
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
 
@@ -57,6 +62,14 @@ class Fit:
     shared: tuple[str, ...]  # subject words the candidate's texts hold
     foreign: tuple[str, ...]  # subject words they do not
     weak: bool  # something foreign, and only generic words shared
+
+    @property
+    def covered(self) -> float:
+        """The share of the question's subject words the candidate holds."""
+        own = len(self.foreign) + sum(1 for w in self.shared if w not in self.expansion)
+        return 1.0 - len(self.foreign) / own if own else 1.0
+
+    expansion: tuple[str, ...] = ()  # shared words that came from alias expansion only
 
 
 def subject_words(index: PolicyIndex, text: str) -> tuple[str, ...]:
@@ -181,6 +194,7 @@ def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = 
     text = group_text(index.library, group)
     shared = tuple(w for w in words if w in text)
     foreign = tuple(w for w in words if w not in text and not _covered_by_part(w, shared))
+    extra: tuple[str, ...] = ()
     if foreign and expanded:
         extra = tuple(w for w in subject_words(index, expanded) if w not in words and w in text)
         shared += extra
@@ -188,7 +202,7 @@ def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = 
     weak = bool(foreign) and all(is_generic(index, w) for w in shared)
     # Sharing nothing is weak too, unless the library knows none of the words (then only the
     # matcher's sense of meaning links them, and it is left to judge).
-    return Fit(shared, foreign, weak and (bool(shared) or not linked))
+    return Fit(shared, foreign, weak and (bool(shared) or not linked), extra)
 
 
 def _covered_by_part(word: str, shared: tuple[str, ...]) -> bool:
@@ -206,7 +220,7 @@ def weak_candidates(
     words = subject_words(index, text)
     if not words:
         return set()
-    groups = dict.fromkeys(c.group for c in candidates)
+    groups = dict.fromkeys(c.group for c in candidates if not c.named)  # named: always meant
     return {g for g in groups if fit(index, words, g, expanded).weak}
 
 

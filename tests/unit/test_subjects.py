@@ -93,3 +93,11 @@ def test_nothing_to_apply_for_leads_a_how_to_question() -> None:
     )
     assert said is not None
     assert said.text == "企业无需申请，资金直接拨付。"
+
+
+def test_a_single_guess_must_hold_most_of_the_question() -> None:
+    words = subjects.subject_words(index(), "孩子上小学怎么报名")
+    school = subjects.fit(index(), words, "qh-a-019")  # 义务教育 … 生活补助: only 小学
+    assert school.covered < subjects.COVERED_SHARE
+    typo = subjects.subject_words(index(), "我妈今年住院医保报完还能再报吗")
+    assert "我妈" not in typo and "今年" not in typo  # who asks, not what about
