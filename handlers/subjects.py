@@ -186,6 +186,18 @@ def group_text(library: Library, group: str) -> str:
     return normalise(" ".join(p for p in parts if p)).replace(" ", "")
 
 
+def _subject_text(library: Library, policy_id: str) -> str:
+    """What a policy is about: its title, aliases, topics, summary and stored questions (not
+    the long texts, which mention other schemes in passing: 医疗救助 in a 低保 answer)."""
+    policy = library.policy(policy_id)
+    if policy is None:
+        return group_text(library, policy_id)
+    parts = [policy.title, *policy.aliases, *policy.topics, policy.summary or ""]
+    for qa in library.qa_for(policy.id):
+        parts += [qa.question, *qa.similar]
+    return normalise(" ".join(parts)).replace(" ", "")
+
+
 def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = "") -> Fit:
     """How the policy (or Q&A pair) ``group`` fits the subject words of a question.
 
@@ -248,14 +260,14 @@ def names_subject(index: PolicyIndex, word: str) -> bool:
 
 def other_subject(index: PolicyIndex, text: str, policy_id: str, *, refers_back: bool) -> bool:
     """Whether a short question names a subject other than the policy last shown: a word of
-    another policy's title or alias that is not generic, or — unless the question points back
-    ("那…") — a word the library does not know at all ("公租房" in a library that only says
-    公共租赁住房)."""
-    own = group_text(index.library, policy_id)
+    another policy's title or alias ("残疾人补贴多少钱" after 低保; when the question points back,
+    "那补贴多少", a generic word is not enough), or — unless it points back — a word the
+    library does not know at all ("公租房" in a library that only says 公共租赁住房)."""
+    own = _subject_text(index.library, policy_id)
     return any(
         w not in own
         and (
-            (names_subject(index, w) and not is_generic(index, w))
+            (names_subject(index, w) and not (refers_back and is_generic(index, w)))
             or (not refers_back and not known(index, w))
         )
         for w in subject_words(index, text)

@@ -102,3 +102,20 @@ def test_a_single_guess_must_hold_most_of_the_question() -> None:
     typo = subjects.subject_words(index(), "我妈今年住院医保报完还能再报吗")
     assert "我妈" not in typo
     assert "今年" not in typo
+
+
+@pytest.mark.parametrize(
+    ("text", "other"),
+    [
+        ("那要多久能批下来", False),
+        ("低保金多久到账", False),  # its own alias
+        ("那补贴多少", False),  # points back: a generic word is not another subject
+        ("要带什么证件", False),
+        ("医疗救助怎么申请", True),  # mentioned in a 低保 answer, but the subject of another
+        ("残疾人补贴多少钱", True),
+        ("公租房要什么材料", True),
+    ],
+)
+def test_what_starts_over_after_the_low_income_card(text: str, other: bool) -> None:
+    back = text.startswith(("那", "这"))
+    assert subjects.other_subject(index(), text, "qh-b-001", refers_back=back) is other
