@@ -4,11 +4,17 @@ Routes, in this order (first match wins):
 
 1. ``更多`` shows the next page of the pending numbered options;
 2. a number picks one of them (or says the options have expired);
-3. a facet follow-up ("那要什么材料？", "电话多少") answers from the last policy's guide;
-4. anything else is a new question for the matcher, and a new topic starts afresh:
-   ``answer`` → the card (or the stored Q&A answer); ``clarify`` → numbered options, or the
-   facets of the one policy in question; ``none`` → said plainly, with related topics and the
-   human routes, and the question goes to the unanswered inbox.
+3. a short question about a facet, or pointing back ("那要多久能批下来", "电话多少"), continues
+   the policy last shown unless it names another subject (``handlers.subjects``);
+4. text that is not a question (keyboard noise, a bare number, emoji only) gets a short help:
+   neither logged nor promised an answer;
+5. anything else is a new question for the matcher, and a new topic starts afresh:
+   ``answer`` → the card, leading with the part asked about (``handlers.answers``), or the
+   stored Q&A answer; ``clarify`` → numbered options, or the facets of the one policy in
+   question when it holds most of the question; ``none`` → said plainly, with related topics
+   and the human routes, and the question goes to the unanswered inbox. A weak guess (linked
+   to the question only by a word the library uses in many senses) is never an answer, an
+   option or a related topic.
 
 Every question put to the matcher is logged (``ctx.questions``); the conversation is saved
 after each turn (``ctx.conversations``) and forgotten after ``conversation.memory_s``. Only the
@@ -17,7 +23,6 @@ replies that continue a dialog (1–3) read it back, so other messages cost no e
 
 from __future__ import annotations
 
-import re
 from collections.abc import Set
 from dataclasses import replace
 from datetime import date
@@ -63,9 +68,6 @@ from policy_index.normalise import normalise
 router = Router(name="questions")
 
 MORE_WORDS = ("更多", "下一页", "还有吗", "more")
-_CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
-_HAN = re.compile(r"[\u3400-\u9fff]")
-_LATIN_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
 
 
 def _library(ctx: HandlerContext) -> Library:
@@ -167,20 +169,7 @@ async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 # --- 4. a new question -----------------------------------------------------------------------
 
 
-def _not_a_question(text: str, ctx: HandlerContext) -> bool:
-    """Punctuation, an emoji code such as "/::)", keyboard noise ("asdfgh 123") or a bare
-    number: no Chinese, and no letters or digits the library uses (its ETC or 12345 would be)."""
-    if _CONTENT.search(text) is None:
-        return True
-    plain = normalise(text)
-    if _HAN.search(plain):
-        return False
-    vocabulary = ctx.policies.index.words.vocabulary
-    tokens = _LATIN_OR_DIGITS.findall(plain)
-    return not any(t in vocabulary and not t.isdigit() for t in tokens)
-
-
-@router.on(TextMessage, when=lambda m, c: _not_a_question(_text(m), c))
+@router.on(TextMessage, when=lambda m, c: subjects.not_a_question(c.policies.index, _text(m)))
 async def on_no_words(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     """Nothing to look up: a short help, not logged, nothing promised."""
     return TextReply(texts.not_understood(ctx.settings))
@@ -204,7 +193,7 @@ async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
         "policy question",
         extra={"action": "question", "decision": result.decision.value},
     )
-    result, weak = _without_weak(ctx, msg.content, result)
+    weak = _weak(ctx, msg.content, result)
     if result.decision is Verdict.ANSWER and result.best is not None:
         best = result.best
         if best.group in weak and subjects.foreign_to_library(ctx.policies.index, msg.content):
@@ -216,15 +205,13 @@ async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     return await _nothing_found(ctx, msg, result, weak)
 
 
-def _without_weak(
-    ctx: HandlerContext, text: str, result: MatchResult
-) -> tuple[MatchResult, set[str]]:
+def _weak(ctx: HandlerContext, text: str, result: MatchResult) -> set[str]:
     """The groups that are weak guesses for the question (``handlers.subjects``)."""
     if not result.candidates:
-        return result, set()
+        return set()
     index = ctx.policies.index
     expanded = expand_aliases(index, result.normalised)
-    return result, subjects.weak_candidates(index, text, result.candidates, expanded)
+    return subjects.weak_candidates(index, text, result.candidates, expanded)
 
 
 def _strong(result: MatchResult, weak: Set[str]) -> MatchResult:

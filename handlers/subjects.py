@@ -23,6 +23,7 @@ of it the resident wants.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from policy_index.index import PolicyIndex
@@ -53,6 +54,9 @@ _QUESTION_WORDS = (
     "老人家 一下子 是不是 有钱 给钱 拿钱 领钱"
 )
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+_CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,3 +276,15 @@ def other_subject(index: PolicyIndex, text: str, policy_id: str, *, refers_back:
         )
         for w in subject_words(index, text)
     )
+
+
+def not_a_question(index: PolicyIndex, text: str) -> bool:
+    """Punctuation, an emoji code such as "/::)", keyboard noise ("asdfgh 123") or a bare
+    number: no Chinese, and no letters the library uses (its ETC or PM2.5 would be)."""
+    if _CONTENT.search(text) is None:
+        return True
+    plain = normalise(text)
+    if _HAN.search(plain):
+        return False
+    tokens = _LATIN_OR_DIGITS.findall(plain)
+    return not any(t in index.words.vocabulary and not t.isdigit() for t in tokens)
