@@ -193,13 +193,16 @@ async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
         "policy question",
         extra={"action": "question", "decision": result.decision.value},
     )
-    weak = _weak(ctx, msg.content, result)
-    if result.decision is Verdict.ANSWER and result.best is not None:
-        best = result.best
-        if best.group in weak and subjects.foreign_to_library(ctx.policies.index, msg.content):
+    best = result.best
+    if result.decision is Verdict.ANSWER and best is not None:
+        if subjects.foreign_to_library(ctx.policies.index, msg.content) and _weak(
+            ctx, msg.content, replace(result, candidates=(best,))
+        ):
             # Only a word of many senses links them, and the subject is not in the library.
-            return await _nothing_found(ctx, msg, replace(result, decision=Verdict.NONE), weak)
+            unsure = replace(result, decision=Verdict.NONE)
+            return await _nothing_found(ctx, msg, unsure, _weak(ctx, msg.content, result))
         return await _answer(ctx, msg, result)
+    weak = _weak(ctx, msg.content, result)  # options and related topics: never weak ones
     if result.decision is Verdict.CLARIFY:
         return await _clarify(ctx, msg, result, weak)
     return await _nothing_found(ctx, msg, result, weak)
@@ -302,8 +305,8 @@ def _covered(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str
         return 1.0  # named by 文号 or title
     index = ctx.policies.index
     words = subjects.subject_words(index, text)
-    expanded = expand_aliases(index, result.normalised)
-    return subjects.fit(index, words, policy_id, expanded).covered
+    expansion = subjects.expansion_words(index, expand_aliases(index, result.normalised), words)
+    return subjects.fit(index, words, policy_id, expansion).covered
 
 
 async def _nothing_found(

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy_index.index import PolicyIndex
+from policy_index.index import PolicyIndex, title_subject
 from policy_index.matching import Candidate
 from policy_index.model import Library
 from policy_index.normalise import normalise
@@ -35,6 +37,7 @@ COVERED_SHARE = 0.5  # of its subject words a single guess must hold to be asked
 GENERIC_SENSES = 3  # unrelated groups of policies using a word that names none of them alone
 UNCOMMON_SHARE = 0.05  # a word in at most this share of documents links two titles
 _SCAN_LIMIT = 400  # documents of a word looked at (enough to count its senses)
+_SENSE_GROUPS = 40  # policies whose titles are compared to count a word's senses
 _ASKING = ("怎么", "什么", "多少", "哪里", "哪些", "如何", "怎样", "多久", "哪儿", "啥")
 
 # Words that only make a text a question, or ask for a part of a guide: never its subject.
@@ -54,6 +57,7 @@ _QUESTION_WORDS = (
     "老人家 一下子 是不是 有钱 给钱 拿钱 领钱"
 )
 QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+_QUESTION_RUN = re.compile("(?:" + "|".join(sorted(QUESTION_WORDS, key=len, reverse=True)) + ")+")
 _CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_OR_DIGITS = re.compile(r"[a-z]+|[0-9]+")
@@ -92,10 +96,7 @@ def subject_words(index: PolicyIndex, text: str) -> tuple[str, ...]:
 
 
 def _only_question_words(word: str) -> bool:
-    rest = word
-    for q in sorted(QUESTION_WORDS, key=len, reverse=True):
-        rest = rest.replace(q, "")
-    return not rest
+    return _QUESTION_RUN.fullmatch(word) is not None
 
 
 def known(index: PolicyIndex, word: str) -> bool:
@@ -108,42 +109,43 @@ def is_generic(index: PolicyIndex, word: str) -> bool:
 
     Counted over the policies' short texts (titles by their subject, aliases) that hold the
     word: two policies are related when those texts share another uncommon word, one that is
-    no part of the word itself (户口迁移登记
-    and 不动产登记 share none; the two 加装电梯 policies share 既有住宅). A word is generic
-    when it falls into ``GENERIC_SENSES`` or more unrelated groups and no short text is the word
-    alone (低保, an alias, names its policy by itself)."""
+    no part of the word itself (户口迁移登记 and 不动产登记 share none; the two 加装电梯 policies
+    share 既有住宅). A word is generic when it falls into ``GENERIC_SENSES`` or more unrelated
+    groups and no short text is the word alone (低保, an alias, names its policy by itself)."""
     col = index.words.vocabulary.get(word)
     if col is None:
         return False
     weights, rows = index.words.weights, index.short_words
-    vocabulary = _words_by_column(index)
-    uncommon = _uncommon_idf(index)
-    docs = weights.indices[weights.indptr[col] : weights.indptr[col + 1]][:_SCAN_LIMIT]
-    companions: dict[str, set[int]] = {}
-    for doc in docs:
+    holding: dict[str, list[str]] = {}  # group → its short texts that hold the word
+    for doc in weights.indices[weights.indptr[col] : weights.indptr[col + 1]][:_SCAN_LIMIT]:
         target = int(doc)
         if index.targets[target].kind != "policy" or target + 1 >= len(index.short_rows):
             continue
-        for row in range(int(index.short_rows[target]), int(index.short_rows[target + 1])):
+        first = int(index.short_rows[target])
+        for row in range(first, int(index.short_rows[target + 1])):
             cols = rows.indices[rows.indptr[row] : rows.indptr[row + 1]]
             if col not in cols:
                 continue
             if len(cols) == 1:  # this short text is the word alone: it names the policy
                 return False
-            group = companions.setdefault(index.targets[target].group, set())
-            group.update(
-                int(c)
-                for c in cols
-                if index.words.idf[c] >= uncommon and not set(vocabulary[int(c)]) & set(word)
-            )
+            text = index.short[target][row - first]
+            text = title_subject(text) if row == first else text
+            holding.setdefault(index.targets[target].group, []).append(text)
+        if len(holding) >= _SENSE_GROUPS:  # enough to tell whether it has several senses
+            break
+    if len(holding) < GENERIC_SENSES:
+        return False
+    uncommon, vocabulary, idf = _uncommon_idf(index), index.words.vocabulary, index.words.idf
+    companions = {
+        group: {
+            w
+            for text in texts
+            for w in index.tokeniser.words(text)
+            if not set(w) & set(word) and w in vocabulary and idf[vocabulary[w]] >= uncommon
+        }
+        for group, texts in holding.items()
+    }
     return _senses(companions) >= GENERIC_SENSES
-
-
-def _words_by_column(index: PolicyIndex) -> list[str]:
-    words = [""] * len(index.words.vocabulary)
-    for word, col in index.words.vocabulary.items():
-        words[col] = word
-    return words
 
 
 def _uncommon_idf(index: PolicyIndex) -> float:
@@ -154,7 +156,7 @@ def _uncommon_idf(index: PolicyIndex) -> float:
     return float(math.log1p((n - df + 0.5) / (df + 0.5)))
 
 
-def _senses(companions: dict[str, set[int]]) -> int:
+def _senses(companions: dict[str, set[str]]) -> int:
     """The number of groups of policies linked, directly or not, by a shared companion word."""
     parent = {g: g for g in companions}
 
@@ -164,7 +166,7 @@ def _senses(companions: dict[str, set[int]]) -> int:
             g = parent[g]
         return g
 
-    owner: dict[int, str] = {}
+    owner: dict[str, str] = {}
     for group, words in companions.items():
         for word in words:
             if word in owner:
@@ -175,19 +177,27 @@ def _senses(companions: dict[str, set[int]]) -> int:
 
 
 def group_text(library: Library, group: str) -> str:
-    """Everything the library says about one policy (or a Q&A pair without one), normalised."""
+    """What the library says about one policy (or a Q&A pair without one): title, aliases,
+    topics, summary, interpretations, guide and Q&A pairs (not the body: long, and costly to
+    search for every candidate of every question)."""
     parts: list[str] = []
     policy = library.policy(group)
     if policy is not None:
         parts += [policy.title, *policy.aliases, *policy.topics, policy.summary or ""]
-        parts += [policy.body or "", *(i.title for i in policy.interpretations)]
+        parts += [i.title for i in policy.interpretations]
         if policy.guide:
             parts += [value for _field, value in policy.guide.items()]
         for qa in library.qa_for(policy.id):
             parts += [qa.question, *qa.similar, qa.answer]
     elif (alone := library.qa(group)) is not None:
         parts += [alone.question, *alone.similar, alone.answer]
-    return normalise(" ".join(p for p in parts if p)).replace(" ", "")
+    return _folded(parts)
+
+
+def _folded(parts: list[str]) -> str:
+    """Library text as questions are compared with it (the library is written in simplified
+    characters already: width and case are folded, nothing more)."""
+    return unicodedata.normalize("NFKC", "".join(parts)).casefold()
 
 
 def _subject_text(library: Library, policy_id: str) -> str:
@@ -199,26 +209,41 @@ def _subject_text(library: Library, policy_id: str) -> str:
     parts = [policy.title, *policy.aliases, *policy.topics, policy.summary or ""]
     for qa in library.qa_for(policy.id):
         parts += [qa.question, *qa.similar]
-    return normalise(" ".join(parts)).replace(" ", "")
+    return _folded(parts)
 
 
-def fit(index: PolicyIndex, words: tuple[str, ...], group: str, expanded: str = "") -> Fit:
+def fit(
+    index: PolicyIndex,
+    words: tuple[str, ...],
+    group: str,
+    expansion: tuple[str, ...] = (),
+    *,
+    generic: Callable[[str], bool] | None = None,
+) -> Fit:
     """How the policy (or Q&A pair) ``group`` fits the subject words of a question.
 
-    ``expanded`` is the question with the canonical terms of its aliases: a word whose alias
-    expansion the candidate holds (低保 → 最低生活保障) counts as shared."""
+    ``expansion`` holds the subject words the question's aliases add (低保 → 最低生活保障,
+    ``expansion_words``): one the candidate holds counts as shared. ``generic`` answers
+    ``is_generic`` (remembered across the candidates of one question)."""
     text = group_text(index.library, group)
     shared = tuple(w for w in words if w in text)
     foreign = tuple(w for w in words if w not in text and not _covered_by_part(w, shared))
     extra: tuple[str, ...] = ()
-    if foreign and expanded:
-        extra = tuple(w for w in subject_words(index, expanded) if w not in words and w in text)
+    if foreign and expansion:
+        extra = tuple(w for w in expansion if w in text)
         shared += extra
     linked = bool(shared) or not any(known(index, w) for w in words)
-    weak = bool(foreign) and all(is_generic(index, w) for w in shared)
+    is_common = generic or (lambda w: is_generic(index, w))
+    weak = bool(foreign) and all(is_common(w) for w in shared)
     # Sharing nothing is weak too, unless the library knows none of the words (then only the
     # matcher's sense of meaning links them, and it is left to judge).
     return Fit(shared, foreign, weak and (bool(shared) or not linked), extra)
+
+
+def expansion_words(index: PolicyIndex, expanded: str, words: tuple[str, ...]) -> tuple[str, ...]:
+    """The subject words of the question with its aliases' canonical terms (``expanded``)
+    that the question itself does not have."""
+    return tuple(w for w in subject_words(index, expanded) if w not in words) if expanded else ()
 
 
 def _covered_by_part(word: str, shared: tuple[str, ...]) -> bool:
@@ -236,8 +261,16 @@ def weak_candidates(
     words = subject_words(index, text)
     if not words:
         return set()
+    expansion = expansion_words(index, expanded, words)
+    seen: dict[str, bool] = {}
+
+    def generic(word: str) -> bool:
+        if word not in seen:
+            seen[word] = is_generic(index, word)
+        return seen[word]
+
     groups = dict.fromkeys(c.group for c in candidates if not c.named)  # named: always meant
-    return {g for g in groups if fit(index, words, g, expanded).weak}
+    return {g for g in groups if fit(index, words, g, expansion, generic=generic).weak}
 
 
 def foreign_to_library(index: PolicyIndex, text: str) -> tuple[str, ...]:
