@@ -10,8 +10,8 @@ handlers hold back a guess the matcher made on too little:
   several unrelated policies without it ever naming one on its own (登记 in 不动产登记,
   市场主体登记 and 户口迁移登记; 补贴 in thirty titles), while 低保, an alias of one policy,
   is not. It is counted from the library, so it holds for any library;
-* a candidate **covers** a word when its own texts (title, aliases, summary, guide, body, its Q&A
-  pairs) hold it; a word of the question that it does not hold is *foreign* to it.
+* a candidate **covers** a word when its own texts (title, aliases, summary, guide, its Q&A
+  pairs; not the body) hold it; a word of the question that it does not hold is *foreign* to it.
 
 A guess is **weak** when some subject word is foreign to it and the words it does share with
 the question are all generic, or there are none while the library knows some of the words:
