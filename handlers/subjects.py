@@ -10,8 +10,8 @@ handlers hold back a guess the matcher made on too little:
   several unrelated policies without it ever naming one on its own (登记 in 不动产登记,
   市场主体登记 and 户口迁移登记; 补贴 in thirty titles), while 低保, an alias of one policy,
   is not. It is counted from the library, so it holds for any library;
-* a candidate **covers** a word when its own texts (title, aliases, summary, guide, its Q&A
-  pairs; not the body) hold it; a word of the question that it does not hold is *foreign* to it.
+* a candidate **covers** a word when its own texts (title, aliases, summary, body, guide, its
+  Q&A pairs) hold it; a word of the question that it does not hold is *foreign* to it.
 
 A guess is **weak** when some subject word is foreign to it and the words it does share with
 the question are all generic, or there are none while the library knows some of the words:
@@ -22,9 +22,10 @@ of it the resident wants.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-import unicodedata
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ COVERED_SHARE = 0.5  # of its subject words a single guess must hold to be asked
 GENERIC_SENSES = 3  # unrelated groups of policies using a word that names none of them alone
 UNCOMMON_SHARE = 0.05  # a word in at most this share of documents links two titles
 _SCAN_LIMIT = 400  # documents of a word looked at (enough to count its senses)
+GENERIC_CACHE = 20_000  # words remembered
 _SENSE_GROUPS = 40  # policies whose titles are compared to count a word's senses
 _ASKING = ("怎么", "什么", "多少", "哪里", "哪些", "如何", "怎样", "多久", "哪儿", "啥")
 
@@ -105,6 +107,40 @@ def known(index: PolicyIndex, word: str) -> bool:
 
 
 def is_generic(index: PolicyIndex, word: str) -> bool:
+    """Whether the library uses ``word`` in unrelated senses and never alone (remembered for
+    the index: counting cuts the titles that hold the word, too slow for every question)."""
+    return _generic(_Index(index), word)
+
+
+class _Index:
+    """An index as a cache key: by identity and revision, held weakly (a rebuilt index is a new
+    key; an old one is not kept alive by the cache)."""
+
+    __slots__ = ("_ref", "key")
+
+    def __init__(self, index: PolicyIndex) -> None:
+        self._ref = weakref.ref(index)
+        self.key = (id(index), index.revision, index.built_in_s)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Index) and other.key == self.key
+
+    def get(self) -> PolicyIndex | None:
+        return self._ref()
+
+
+# A pure function of an immutable index and a word: remembered like any pure function (per
+# process, bounded); the composition root owns no state for it.
+@functools.lru_cache(maxsize=GENERIC_CACHE)
+def _generic(index: _Index, word: str) -> bool:
+    live = index.get()
+    return live is not None and _count_generic(live, word)
+
+
+def _count_generic(index: PolicyIndex, word: str) -> bool:
     """Whether the library uses ``word`` in unrelated senses and never alone.
 
     Counted over the policies' short texts (titles by their subject, aliases) that hold the
@@ -178,13 +214,12 @@ def _senses(companions: dict[str, set[str]]) -> int:
 
 def group_text(library: Library, group: str) -> str:
     """What the library says about one policy (or a Q&A pair without one): title, aliases,
-    topics, summary, interpretations, guide and Q&A pairs (not the body: long, and costly to
-    search for every candidate of every question)."""
+    topics, summary, body, interpretations, guide and Q&A pairs."""
     parts: list[str] = []
     policy = library.policy(group)
     if policy is not None:
         parts += [policy.title, *policy.aliases, *policy.topics, policy.summary or ""]
-        parts += [i.title for i in policy.interpretations]
+        parts += [policy.body or "", *(i.title for i in policy.interpretations)]
         if policy.guide:
             parts += [value for _field, value in policy.guide.items()]
         for qa in library.qa_for(policy.id):
@@ -195,9 +230,9 @@ def group_text(library: Library, group: str) -> str:
 
 
 def _folded(parts: list[str]) -> str:
-    """Library text as questions are compared with it (the library is written in simplified
-    characters already: width and case are folded, nothing more)."""
-    return unicodedata.normalize("NFKC", "".join(parts)).casefold()
+    """Library text as questions are compared with it: the library is written in simplified
+    characters already, so only case is folded (a body is long: nothing costlier)."""
+    return "".join(parts).casefold()
 
 
 def _subject_text(library: Library, policy_id: str) -> str:
