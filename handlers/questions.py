@@ -196,25 +196,29 @@ async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
     best = result.best
     if result.decision is Verdict.ANSWER and best is not None:
         if subjects.foreign_to_library(ctx.policies.index, msg.content) and _weak(
-            ctx, msg.content, replace(result, candidates=(best,))
+            ctx, msg.content, result, {best.group}
         ):
             # Only a word of many senses links them, and the subject is not in the library.
-            unsure = replace(result, decision=Verdict.NONE)
-            return await _nothing_found(ctx, msg, unsure, _weak(ctx, msg.content, result))
+            return await _nothing_found(ctx, msg, replace(result, decision=Verdict.NONE))
         return await _answer(ctx, msg, result)
-    weak = _weak(ctx, msg.content, result)  # options and related topics: never weak ones
     if result.decision is Verdict.CLARIFY:
-        return await _clarify(ctx, msg, result, weak)
-    return await _nothing_found(ctx, msg, result, weak)
+        return await _clarify(ctx, msg, result)
+    return await _nothing_found(ctx, msg, result)
 
 
-def _weak(ctx: HandlerContext, text: str, result: MatchResult) -> set[str]:
-    """The groups that are weak guesses for the question (``handlers.subjects``)."""
-    if not result.candidates:
+def _weak(ctx: HandlerContext, text: str, result: MatchResult, groups: Set[str]) -> set[str]:
+    """Which of ``groups`` (those about to be shown) are weak guesses (``handlers.subjects``)."""
+    candidates = tuple(c for c in result.candidates if c.group in groups)
+    if not candidates:
         return set()
     index = ctx.policies.index
     expanded = expand_aliases(index, result.normalised)
-    return subjects.weak_candidates(index, text, result.candidates, expanded)
+    return subjects.weak_candidates(index, text, candidates, expanded)
+
+
+def _groups(result: MatchResult, options: tuple[Option, ...]) -> set[str]:
+    shown = {(o.kind, o.id) for o in options}
+    return {c.group for c in result.candidates if (c.kind, c.id) in shown}
 
 
 def _strong(result: MatchResult, weak: Set[str]) -> MatchResult:
@@ -257,20 +261,21 @@ async def _answer(ctx: HandlerContext, msg: TextMessage, result: MatchResult) ->
     return await _show(ctx, Option("policy", best.id), facet, best.replaced, lead)
 
 
-async def _clarify(
-    ctx: HandlerContext, msg: TextMessage, result: MatchResult, weak: set[str]
-) -> TextReply:
+async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     library = _library(ctx)
     applied = bands(ctx.policies.index, ctx.settings)
-    options = _drop(result, choice_options(result, applied.clarify, applied.margin), weak)
+    offered = choice_options(result, applied.clarify, applied.margin)
+    best = {result.candidates[0].group} if result.candidates else set()
+    weak = _weak(ctx, msg.content, result, _groups(result, offered) | best)
+    options = _drop(result, offered, weak)
     unsure = replace(result, decision=Verdict.NONE)
     if not options:  # only weak guesses (or the bands changed since matching)
-        return await _nothing_found(ctx, msg, unsure, weak)
+        return await _nothing_found(ctx, msg, unsure)
     policy_id = single_policy(_strong(result, weak), options)
     policy = library.policy(policy_id) if policy_id else None
     if policy is not None and _covered(ctx, msg.content, result, policy.id) < COVERED_SHARE:
         # A single guess that leaves most of the question out: not found, with it as related.
-        return await _nothing_found(ctx, msg, unsure, weak)
+        return await _nothing_found(ctx, msg, unsure)
     if policy is None:
         question_id = await _record(ctx, msg, result)
         await ctx.conversations.save(
@@ -309,12 +314,10 @@ def _covered(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str
     return subjects.fit(index, words, policy_id, expansion).covered
 
 
-async def _nothing_found(
-    ctx: HandlerContext, msg: TextMessage, result: MatchResult, weak: Set[str] = frozenset()
-) -> TextReply:
+async def _nothing_found(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     library = _library(ctx)
-    band = clarify_band(ctx.policies.index, ctx.settings)
-    related = _drop(result, related_options(result, band), weak)
+    offered = related_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    related = _drop(result, offered, _weak(ctx, msg.content, result, _groups(result, offered)))
     question_id = await _record(ctx, msg, result)
     pending = Conversation(options=related, page=_last_page(related), question_id=question_id)
     await ctx.conversations.save(ctx.openid, pending, ctx.now)
