@@ -110,12 +110,17 @@ class ChatClient:
         return render_for_terminal(fields)
 
 
-_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>')
+_LINK = re.compile(r"""<a\s+href\s*=\s*["']([^"']*)["'][^>]*>(.*?)</a>""", re.DOTALL)
+
+
+def links_as_text(text: str) -> str:
+    """A link WeChat would show as blue text, as its text with the address after it."""
+    return _LINK.sub(r"\2 [\1]", text)
 
 
 def render_for_terminal(fields: dict[str, Any]) -> str:
-    if fields.get("MsgType") == "text":  # a link WeChat would show as blue text: text [url]
-        return _LINK.sub(r"\2 [\1]", str(fields.get("Content", "")))
+    if fields.get("MsgType") == "text":
+        return links_as_text(str(fields.get("Content", "")))
     if fields.get("MsgType") == "news":
         items = fields.get("Articles", {}).get("item", [])
         items = items if isinstance(items, list) else [items]

@@ -16,7 +16,10 @@ Definitions (also in docs/conversations.md):
 * *top topics*: the library topics of the policies (or Q&A pairs' policies) shown as answers,
   follow-ups not counted; a question counts once for each topic of its answer; answers no longer
   in the library count for no topic;
-* *top unanswered*: the ``none`` questions grouped as the inbox groups them (``bot.grouping``).
+* *top unanswered*: the ``none`` questions, and any other sent to the inbox ("0. 都不是"), grouped
+  as the inbox groups them (``bot.grouping``);
+* *inbox*: the questions sent to the unanswered inbox, by what staff did (``open`` is 待答复: in
+  a range that holds them all, exactly the questions ``gongkai inbox list`` shows).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -180,11 +183,14 @@ def _report(
         .where(*in_range, q.answered_id.is_not(None), q.decision != "followup")
         .group_by(q.answered_kind, q.answered_id)
     )
+    unanswered = or_(q.decision == "none", q.status.is_not(None))
     none = conn.execute(
-        select(q.id, q.text, q.normalised).where(*in_range, q.decision == "none").order_by(q.id)
+        select(q.id, q.text, q.normalised).where(*in_range, unanswered).order_by(q.id)
     ).all()
+    # What went to the inbox, whatever the matcher decided ("0. 都不是" after options sends a
+    # clarify question there too): the same rows `gongkai inbox list` shows while open.
     inbox = conn.execute(
-        select(q.status, func.count()).where(*in_range, q.decision == "none").group_by(q.status)
+        select(q.status, func.count()).where(*in_range, q.status.is_not(None)).group_by(q.status)
     )
     deliveries = conn.execute(
         select(d.status, func.count())
@@ -198,7 +204,7 @@ def _report(
         days,
         topics=tuple(_topics(library, [(k, i, n) for k, i, n in shown]).most_common(TOP)),
         unanswered=_unanswered(none, similarity),
-        inbox={str(status or "open"): int(n) for status, n in inbox},
+        inbox={str(status): int(n) for status, n in inbox},
         deliveries={str(status): int(n) for status, n in deliveries},
     )
 

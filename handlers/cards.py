@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.conversations import Option
 from bot.wechat.replies import TEXT_LIMIT_BYTES, fit_text
 from handlers import texts
+from handlers.answers import Lead
 from handlers.choices import has_more, page_of
 from policy_index.lookup import current_replacement
 from policy_index.model import GUIDE_LABELS, Library, Policy, QAPair, Status
@@ -107,13 +108,20 @@ def policy_card(
     *,
     facet: str | None = None,
     replaced: str | None = None,
+    lead: Lead | None = None,
 ) -> str:
     """The answer card: where it comes from, whom it is for, what it grants, and the links.
 
-    ``facet`` adds that part of the guide; ``replaced`` is an old policy this one took the place
-    of. A policy no longer in force names its current replacement.
+    ``lead`` is the part of the policy the question asked about (``handlers.answers``): the
+    card opens with it, under the title. ``facet`` adds that part of the guide; ``replaced`` is
+    an old policy this one took the place of. A policy no longer in force names its current
+    replacement.
     """
     lines = _facts(policy, today)
+    if lead is not None:
+        lines[0] = Line(texts.lead_heading(policy.title, lead.label))
+        lines.insert(1, Line(lead.text, flexible=True))
+        facet = None if lead.facet == facet else facet
     old = library.policy(replaced) if replaced else None
     if old is not None:
         lines.append(Line(texts.replaces(old.title, old.status_on(today).value), 3))
@@ -133,7 +141,7 @@ def policy_card(
     if current is not None:
         lines.append(Line(texts.OPEN_REPLACEMENT))
     else:
-        lines.append(_hint(policy, facet))
+        lines.append(_hint(policy, lead.facet if lead else facet))
     return compose(lines)
 
 
@@ -151,12 +159,13 @@ def qa_card(qa: QAPair, library: Library, today: date) -> str:
     return compose(lines)
 
 
-def facet_card(policy: Policy, facet: str, settings: Settings) -> str:
-    """One part of a policy's guide, for a follow-up question."""
+def facet_card(policy: Policy, facet: str, settings: Settings, found: str | None = None) -> str:
+    """One part of a policy's guide, for a follow-up question; ``found`` is what the library
+    says of it elsewhere when the guide does not (a stored answer, the summary)."""
     label = GUIDE_LABELS[facet]
     guide = policy.guide
     lines = [Line(texts.facet_heading(policy.title, label))]
-    value = getattr(guide, facet) if guide else None
+    value = (getattr(guide, facet) if guide else None) or found
     if value:
         if facet == "conditions" and guide and guide.target:
             lines.append(Line(texts.facet_section(GUIDE_LABELS["target"], guide.target), 4))

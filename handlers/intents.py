@@ -15,17 +15,57 @@ from bot.routing import EDGE_PUNCTUATION
 from policy_index.normalise import normalise
 from policy_index.tokenise import syllables
 
+# "How do I get it": the process, or for a 免申即享 policy that nothing needs applying for.
+APPLY_WORDS = (
+    "怎么领",
+    "如何领",
+    "怎么拿",
+    "怎么享受",
+    "如何享受",
+    "去哪申请",
+    "在哪申请",
+    "要申请吗",
+    "需要申请吗",
+    "用申请吗",
+    "怎么报",
+    "怎么申领",
+    "如何申领",
+)
+# "What does it grant" ("有什么税收优惠", "有哪些补贴"): the standard, not the definitions.
+_BENEFIT = re.compile(
+    r"(?:什么|哪些|啥)[\u4e00-\u9fff]{0,4}?(?:优惠|补贴|补助|好处|减免|奖励|扶持)|享受什么"
+)
+
 # Checked in this order: the first facet with a keyword in the text wins ("电话多少" is the phone,
 # not the standard; "多久到账" the time limit).
 FACET_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("phone", ("电话", "热线", "联系方式", "号码", "打给谁")),
+    ("phone", ("电话", "热线", "联系方式", "号码", "打给谁", "找谁")),
     ("materials", ("材料", "资料", "证件", "带什么", "准备什么", "带哪些", "提交什么", "证明")),
     ("location", ("在哪", "哪里办", "去哪", "地点", "地址", "窗口", "什么地方")),
     ("time_limit", ("多久", "多长时间", "几天", "时限", "到账", "什么时候", "啥时候", "几时")),
     ("conditions", ("条件", "资格", "要求", "谁能", "谁可以", "哪些人", "什么人", "符合", "对象")),
-    ("standard", ("标准", "多少钱", "补多少", "给多少", "领多少", "拿多少", "金额", "额度")),
-    ("process", ("流程", "步骤", "程序", "手续", "怎么申请", "如何申请", "怎么办理", "如何办理")),
+    (
+        "standard",
+        ("标准", "多少钱", "补多少", "给多少", "领多少", "拿多少", "金额", "额度"),
+    ),
+    (
+        "process",
+        (
+            "流程",
+            "步骤",
+            "程序",
+            "手续",
+            "怎么申请",
+            "如何申请",
+            "怎么办理",
+            "如何办理",
+            *APPLY_WORDS,
+        ),
+    ),
 )
+
+ANAPHORA = ("那", "这个", "那个", "这项", "这", "它", "该")
+FOLLOW_UP_CHARS = 24  # longer messages are new questions, whatever they start with
 
 # Words that carry no topic: what remains of a follow-up once these and its facet words are gone
 # is at most one character ("那要什么材料？" → "").
@@ -51,7 +91,7 @@ def detect_facet(text: str) -> str | None:
     """The guide field a question asks about, if any."""
     plain = _plain(text)
     for facet, words in FACET_WORDS:
-        if any(w in plain for w in words):
+        if any(w in plain for w in words) or (facet == "standard" and _BENEFIT.search(plain)):
             return facet
     return None
 
@@ -67,6 +107,25 @@ def is_follow_up(text: str) -> bool:
     for word in _FILLER:
         rest = rest.replace(word, " ")
     return len(_CONTENT.findall(rest)) <= 1
+
+
+def may_follow_up(text: str) -> bool:
+    """A short question that asks a facet, or refers back ("那…", "这个…"): whether it continues
+    the last policy depends on the library (``handlers.subjects.other_subject``)."""
+    plain = _plain(text)
+    if len(plain) > FOLLOW_UP_CHARS:
+        return False
+    return detect_facet(plain) is not None or refers_back(plain)
+
+
+def refers_back(text: str) -> bool:
+    """Whether the text opens with a word pointing back ("那…", "这个…")."""
+    return _plain(text).startswith(ANAPHORA)
+
+
+def asks_benefit(text: str) -> bool:
+    """Whether the question asks what a policy grants ("有什么优惠")."""
+    return _BENEFIT.search(_plain(text)) is not None
 
 
 def parse_choice(text: str) -> int | None:

@@ -63,14 +63,29 @@ def audience_topics(library: Library, today: date, audience: str) -> list[tuple[
         topic
         for policy in library.policies
         if audience in policy.audience and policy.in_force(today)
-        for topic in policy.topics
+        for topic in topics_of(policy)
     )
     return counts.most_common()  # ties keep library order
 
 
+EXEMPT_TOPIC = "免申即享"
+
+
+def is_exempt(policy: Policy) -> bool:
+    """免申即享 as the menu counts and lists it: flagged, or filed under the topic."""
+    return policy.exempt_application or EXEMPT_TOPIC in policy.topics
+
+
+def topics_of(policy: Policy) -> tuple[str, ...]:
+    """A policy's topics, with 免申即享 exactly when ``is_exempt``: the topic's count under
+    个人办事 / 企业办事 is then the number of that audience's policies the 免申即享 list shows."""
+    own = tuple(t for t in policy.topics if t != EXEMPT_TOPIC)
+    return (*own, EXEMPT_TOPIC) if is_exempt(policy) else own
+
+
 def exempt_policies(library: Library, today: date) -> list[Policy]:
     """免申即享 policies in force today, newest first (repealed, amended and lapsed ones never)."""
-    current = [p for p in library.policies if p.exempt_application and p.in_force(today)]
+    current = [p for p in library.policies if is_exempt(p) and p.in_force(today)]
     return sorted(current, key=lambda p: p.date or date.min, reverse=True)
 
 

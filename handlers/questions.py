@@ -4,11 +4,17 @@ Routes, in this order (first match wins):
 
 1. ``更多`` shows the next page of the pending numbered options;
 2. a number picks one of them (or says the options have expired);
-3. a facet follow-up ("那要什么材料？", "电话多少") answers from the last policy's guide;
-4. anything else is a new question for the matcher, and a new topic starts afresh:
-   ``answer`` → the card (or the stored Q&A answer); ``clarify`` → numbered options, or the
-   facets of the one policy in question; ``none`` → said plainly, with related topics and the
-   human routes, and the question goes to the unanswered inbox.
+3. a short question about a facet, or pointing back ("那要多久能批下来", "电话多少"), continues
+   the policy last shown unless it names another subject (``handlers.subjects``);
+4. text that is not a question (keyboard noise, a bare number, emoji only) gets a short help:
+   neither logged nor promised an answer;
+5. anything else is a new question for the matcher, and a new topic starts afresh:
+   ``answer`` → the card, leading with the part asked about (``handlers.answers``), or the
+   stored Q&A answer; ``clarify`` → numbered options, or the facets of the one policy in
+   question when it holds most of the question; ``none`` → said plainly, with related topics
+   and the human routes, and the question goes to the unanswered inbox. A weak guess (linked
+   to the question only by a word the library uses in many senses) is never an answer, an
+   option or a related topic.
 
 Every question put to the matcher is logged (``ctx.questions``); the conversation is saved
 after each turn (``ctx.conversations``) and forgotten after ``conversation.memory_s``. Only the
@@ -17,7 +23,7 @@ replies that continue a dialog (1–3) read it back, so other messages cost no e
 
 from __future__ import annotations
 
-import re
+from collections.abc import Set
 from dataclasses import replace
 from datetime import date
 from typing import cast
@@ -28,7 +34,7 @@ from bot.questions import Asked
 from bot.routing import Router
 from bot.wechat import InboundMessage, TextMessage
 from bot.wechat.replies import TextReply
-from handlers import cards, texts
+from handlers import answers, cards, subjects, texts
 from handlers.choices import (
     MAX_CANDIDATES,
     OVERVIEW,
@@ -41,19 +47,27 @@ from handlers.choices import (
     related_options,
     single_policy,
 )
-from handlers.intents import asks_exempt_list, detect_facet, is_follow_up, parse_choice
+from handlers.intents import (
+    asks_benefit,
+    asks_exempt_list,
+    detect_facet,
+    is_follow_up,
+    may_follow_up,
+    parse_choice,
+    refers_back,
+)
 from handlers.menu import exempt_text
+from handlers.subjects import COVERED_SHARE
 from policy_index.index import LOCAL_TZ
 from policy_index.lookup import current_replacement
 from policy_index.matching import Decision as Verdict
-from policy_index.matching import MatchResult
+from policy_index.matching import MatchResult, expand_aliases
 from policy_index.model import Library
 from policy_index.normalise import normalise
 
 router = Router(name="questions")
 
 MORE_WORDS = ("更多", "下一页", "还有吗", "more")
-_CONTENT = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 
 def _library(ctx: HandlerContext) -> Library:
@@ -125,30 +139,39 @@ async def _none_of_these(ctx: HandlerContext, conversation: Conversation) -> Tex
 # --- 3. follow-ups ---------------------------------------------------------------------------
 
 
-@router.on(TextMessage, when=lambda m, _c: is_follow_up(_text(m)))
+@router.on(TextMessage, when=lambda m, _c: may_follow_up(_text(m)))
 async def on_follow_up(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """A short question about a facet ("那要多久能批下来", "电话多少") continues the policy last
+    shown, unless it names another subject of the library ("公租房要什么材料")."""
     conversation = await ctx.conversations.load(ctx.openid, ctx.now)
-    if conversation.policy_id is None:
-        return TextReply(texts.ASK_TOPIC_FIRST)
+    policy_id = conversation.policy_id
+    if policy_id is None or _library(ctx).policy(policy_id) is None:
+        if is_follow_up(msg.content):
+            return TextReply(texts.ASK_TOPIC_FIRST)
+        return await _new_question(msg, ctx)
+    if not is_follow_up(msg.content) and subjects.other_subject(
+        ctx.policies.index, msg.content, policy_id, refers_back=refers_back(msg.content)
+    ):
+        return await _new_question(msg, ctx)
     facet = detect_facet(msg.content) or "process"
     asked = Asked(
         msg.content,
         normalise(msg.content),
         "followup",
         source=_source(msg),
-        answered=("policy", conversation.policy_id),
+        answered=("policy", policy_id),
         facet=facet,
     )
     await ctx.questions.record(ctx.openid, asked, ctx.now)
-    return await _show_facet(ctx, conversation.policy_id, facet, conversation)
+    return await _show_facet(ctx, policy_id, facet, conversation)
 
 
 # --- 4. a new question -----------------------------------------------------------------------
 
 
-@router.on(TextMessage, when=lambda m, _c: _CONTENT.search(_text(m)) is None)
+@router.on(TextMessage, when=lambda m, c: subjects.not_a_question(c.policies.index, _text(m)))
 async def on_no_words(msg: TextMessage, ctx: HandlerContext) -> TextReply:
-    """Only punctuation or an emoji code such as "/::)": nothing to look up."""
+    """Nothing to look up: a short help, not logged, nothing promised."""
     return TextReply(texts.not_understood(ctx.settings))
 
 
@@ -160,29 +183,99 @@ async def on_exempt_list(msg: TextMessage, ctx: HandlerContext) -> TextReply:
 
 @router.on(TextMessage)
 async def on_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    return await _new_question(msg, ctx)
+
+
+async def _new_question(msg: TextMessage, ctx: HandlerContext) -> TextReply:
+    """Any other text goes to the matcher; a new topic starts afresh."""
     result = await ctx.policies.match(msg.content.strip(), top=MAX_CANDIDATES)
     ctx.log.info(
         "policy question",
         extra={"action": "question", "decision": result.decision.value},
     )
-    if result.decision is Verdict.ANSWER and result.best is not None:
-        best = result.best
-        facet = detect_facet(msg.content) if best.kind == "policy" else None
-        await _record(ctx, msg, result, answered=(best.kind, best.id), facet=facet)
-        return await _show(ctx, _as_option(best.kind, best.id), facet, best.replaced)
+    best = result.best
+    if result.decision is Verdict.ANSWER and best is not None:
+        if subjects.foreign_to_library(ctx.policies.index, msg.content) and _weak(
+            ctx, msg.content, result, {best.group}
+        ):
+            # Only a word of many senses links them, and the subject is not in the library.
+            return await _nothing_found(ctx, msg, replace(result, decision=Verdict.NONE))
+        return await _answer(ctx, msg, result)
     if result.decision is Verdict.CLARIFY:
         return await _clarify(ctx, msg, result)
     return await _nothing_found(ctx, msg, result)
 
 
+def _weak(ctx: HandlerContext, text: str, result: MatchResult, groups: Set[str]) -> set[str]:
+    """Which of ``groups`` (those about to be shown) are weak guesses (``handlers.subjects``)."""
+    candidates = tuple(c for c in result.candidates if c.group in groups)
+    if not candidates:
+        return set()
+    index = ctx.policies.index
+    expanded = expand_aliases(index, result.normalised)
+    return subjects.weak_candidates(index, text, candidates, expanded)
+
+
+def _groups(result: MatchResult, options: tuple[Option, ...]) -> set[str]:
+    shown = {(o.kind, o.id) for o in options}
+    return {c.group for c in result.candidates if (c.kind, c.id) in shown}
+
+
+def _strong(result: MatchResult, weak: Set[str]) -> MatchResult:
+    return replace(result, candidates=tuple(c for c in result.candidates if c.group not in weak))
+
+
+def _drop(result: MatchResult, options: tuple[Option, ...], weak: Set[str]) -> tuple[Option, ...]:
+    """``options`` without those of weak groups (chosen on the whole result, so that the bands
+    keep their meaning)."""
+    gone = {(c.kind, c.id) for c in result.candidates if c.group in weak}
+    return tuple(o for o in options if (o.kind, o.id) not in gone)
+
+
+async def _answer(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
+    """The card, leading with the part of the policy the question asks about."""
+    best = result.best
+    library = _library(ctx)
+    if best is None:
+        return await _nothing_found(ctx, msg, result)
+    facet = detect_facet(msg.content)
+    benefit = asks_benefit(msg.content)
+    if best.kind == "qa":
+        qa = library.qa(best.id)
+        policy = library.policy(qa.policy_id) if qa and qa.policy_id else None
+        lead = answers.lead(library, policy, facet, benefit=benefit) if policy else None
+        if (
+            qa is None
+            or policy is None
+            or lead is None
+            or not answers.qa_misses(qa, facet, benefit)
+        ):
+            await _record(ctx, msg, result, answered=(best.kind, best.id))
+            return await _show(ctx, _as_option(best.kind, best.id))
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=lead.facet)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
+    policy = library.policy(best.id)
+    lead = answers.lead(library, policy, facet, benefit=benefit) if policy else None
+    shown = lead.facet if lead else facet
+    await _record(ctx, msg, result, answered=(best.kind, best.id), facet=shown)
+    return await _show(ctx, Option("policy", best.id), facet, best.replaced, lead)
+
+
 async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     library = _library(ctx)
     applied = bands(ctx.policies.index, ctx.settings)
-    options = choice_options(result, applied.clarify, applied.margin)
-    if not options:  # the bands changed between matching and now (a configuration reload)
-        return await _nothing_found(ctx, msg, result)
-    policy_id = single_policy(result, options)
+    offered = choice_options(result, applied.clarify, applied.margin)
+    best = {result.candidates[0].group} if result.candidates else set()
+    weak = _weak(ctx, msg.content, result, _groups(result, offered) | best)
+    options = _drop(result, offered, weak)
+    unsure = replace(result, decision=Verdict.NONE)
+    if not options:  # only weak guesses (or the bands changed since matching)
+        return await _nothing_found(ctx, msg, unsure)
+    policy_id = single_policy(_strong(result, weak), options)
     policy = library.policy(policy_id) if policy_id else None
+    if policy is not None and _covered(ctx, msg.content, result, policy.id) < COVERED_SHARE:
+        # A single guess that leaves most of the question out: not found, with it as related.
+        return await _nothing_found(ctx, msg, unsure)
     if policy is None:
         question_id = await _record(ctx, msg, result)
         await ctx.conversations.save(
@@ -192,12 +285,17 @@ async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -
     # Only one policy is in question: ask which facet, unless the question says it.
     facet = detect_facet(msg.content)
     facets = facet_options(library, policy.id)
+    lead = answers.lead(library, policy, facet, benefit=asks_benefit(msg.content))
+    if lead is not None and lead.label == texts.EXEMPT_LABEL:  # nothing to apply for: say so
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=lead.facet)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
     if facet is not None and policy.guide and getattr(policy.guide, facet):
         await _record(ctx, msg, result, answered=("policy", policy.id), facet=facet)
         return await _show_facet(ctx, policy.id, facet, None)
     if not facets:
-        await _record(ctx, msg, result, answered=("policy", policy.id))
-        return await _show(ctx, Option("policy", policy.id))
+        shown = lead.facet if lead else None
+        await _record(ctx, msg, result, answered=("policy", policy.id), facet=shown)
+        return await _show(ctx, Option("policy", policy.id), lead=lead)
     question_id = await _record(ctx, msg, result)
     pending = Conversation(
         policy_id=policy.id, options=facets, page=_last_page(facets), question_id=question_id
@@ -206,9 +304,20 @@ async def _clarify(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -
     return TextReply(cards.facet_choice(policy, facets))
 
 
+def _covered(ctx: HandlerContext, text: str, result: MatchResult, policy_id: str) -> float:
+    """The share of the question's subject words that the one policy in question holds."""
+    if any(c.named and c.group == policy_id for c in result.candidates):
+        return 1.0  # named by 文号 or title
+    index = ctx.policies.index
+    words = subjects.subject_words(index, text)
+    expansion = subjects.expansion_words(index, expand_aliases(index, result.normalised), words)
+    return subjects.fit(index, words, policy_id, expansion).covered
+
+
 async def _nothing_found(ctx: HandlerContext, msg: TextMessage, result: MatchResult) -> TextReply:
     library = _library(ctx)
-    related = related_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    offered = related_options(result, clarify_band(ctx.policies.index, ctx.settings))
+    related = _drop(result, offered, _weak(ctx, msg.content, result, _groups(result, offered)))
     question_id = await _record(ctx, msg, result)
     pending = Conversation(options=related, page=_last_page(related), question_id=question_id)
     await ctx.conversations.save(ctx.openid, pending, ctx.now)
@@ -227,7 +336,11 @@ def _as_option(kind: str, target: str) -> Option:
 
 
 async def _show(
-    ctx: HandlerContext, option: Option, facet: str | None = None, replaced: str | None = None
+    ctx: HandlerContext,
+    option: Option,
+    facet: str | None = None,
+    replaced: str | None = None,
+    lead: answers.Lead | None = None,
 ) -> TextReply:
     """The card for a policy or Q&A pair; it becomes the topic of follow-ups."""
     library, today = _library(ctx), _today(ctx)
@@ -245,9 +358,9 @@ async def _show(
     if current is not None:  # named though no longer in force: offer the current version
         after = Conversation(policy_id=current.id, options=(Option("policy", current.id),))
     else:
-        after = Conversation(policy_id=policy.id, facet=facet)
+        after = Conversation(policy_id=policy.id, facet=lead.facet if lead else facet)
     await ctx.conversations.save(ctx.openid, after, ctx.now)
-    card = cards.policy_card(policy, library, today, facet=facet, replaced=replaced)
+    card = cards.policy_card(policy, library, today, facet=facet, replaced=replaced, lead=lead)
     return TextReply(card)
 
 
@@ -262,7 +375,8 @@ async def _show_facet(
     if facet == OVERVIEW:
         text = cards.policy_card(policy, library, _today(ctx))
     else:
-        text = cards.facet_card(policy, facet, ctx.settings)
+        found = answers.lead(library, policy, facet)  # the guide's, else a Q&A's or summary's
+        text = cards.facet_card(policy, facet, ctx.settings, found.text if found else None)
     after = replace(keep, facet=facet) if keep else Conversation(policy_id=policy.id, facet=facet)
     await ctx.conversations.save(ctx.openid, after, ctx.now)
     return TextReply(text)

@@ -365,3 +365,15 @@ def quiet_hours_set(window: str | None, default: str) -> str:
     if window == "00:00-00:00":
         return "已关闭免打扰：有新通知时随时推送给您（每天条数仍有上限）。"
     return f"已设置免打扰时段 {window}：这段时间不推送，结束后再发给您。"
+
+
+# --- Answers that lead with the part asked about (handlers/answers.py) -------------------------
+
+EXEMPT_LABEL = "免申即享"
+EXEMPT_NO_APPLICATION = "这项政策免申即享：无需申请，符合条件的由部门直接兑现。"
+GRANTED_LABEL = "可享受的优惠"
+
+
+def lead_heading(title: str, label: str) -> str:
+    """The first line of an answer that leads with the part asked about."""
+    return f"《{title}》· {label}"

@@ -170,9 +170,11 @@ async def _chat_in_process(settings: Settings, client: object, args: argparse.Na
 
 
 def _describe(body: dict[str, object]) -> str:
+    from bot.chat import links_as_text
+
     text = body.get("text")
     if isinstance(text, dict):
-        return str(text.get("content", ""))
+        return links_as_text(str(text.get("content", "")))
     return json.dumps(body, ensure_ascii=False)
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.intents import asks_exempt_list, detect_facet, is_follow_up, parse_choice
+from handlers.intents import (
+    asks_benefit,
+    asks_exempt_list,
+    detect_facet,
+    is_follow_up,
+    may_follow_up,
+    parse_choice,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +71,36 @@ def test_asking_for_the_exempt_list(text: str) -> None:
 )
 def test_not_a_request_for_the_exempt_list(text: str) -> None:
     assert not asks_exempt_list(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "may"),
+    [
+        ("那要多久能批下来", True),  # a facet, and it points back
+        ("这个在哪办", True),
+        ("电话多少", True),
+        ("那个呢", True),  # points back, no facet
+        ("公租房要什么材料", True),  # a facet: the library decides whether it names a subject
+        ("低保", False),
+        ("我家老头子中风了瘫在床上儿女都在外地打工，听说有上门服务补贴，咋弄要什么材料", False),
+    ],
+)
+def test_may_follow_up(text: str, may: bool) -> None:
+    assert may_follow_up(text) is may
+
+
+@pytest.mark.parametrize(
+    ("text", "facet", "benefit"),
+    [
+        ("小微企业有什么税收优惠", "standard", True),
+        ("残疾人有哪些补贴", "standard", True),
+        ("稳岗补贴怎么领", "process", False),
+        ("稳岗补贴需要申请吗", "process", False),
+        ("低保找谁", "phone", False),
+        ("能领多少", "standard", False),
+        ("低保是什么", None, False),
+    ],
+)
+def test_what_an_answer_leads_with(text: str, facet: str | None, benefit: bool) -> None:
+    assert detect_facet(text) == facet
+    assert asks_benefit(text) is benefit

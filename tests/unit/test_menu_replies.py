@@ -236,3 +236,23 @@ def test_sample_exempt_list_on_a_fixed_date() -> None:
         title = library.policy(pid).title  # type: ignore[union-attr]
         assert title in text
     assert "已过期" not in text
+
+
+def test_the_exempt_topic_counts_what_the_exempt_list_shows(make_policy: MakePolicy) -> None:
+    library = Library.of(
+        [
+            make_policy(
+                topics=("免申即享", "企业扶持"), audience=("企业",), exempt_application=True
+            ),
+            make_policy(topics=("企业扶持",), audience=("企业",), exempt_application=True),
+            make_policy(topics=("免申即享",), audience=("个人", "企业")),  # filed under the topic
+            make_policy(topics=("免申即享",), status=Status.REPEALED, exempt_application=True),
+        ]
+    )
+    listed = menu.exempt_policies(library, TODAY)
+    assert len(listed) == 3
+    for audience, count in (("企业", 3), ("个人", 1)):
+        assert dict(menu.audience_topics(library, TODAY, audience))["免申即享"] == count
+        assert count == sum(audience in p.audience for p in listed)
+    text = menu.exempt_text(library, TODAY)
+    assert text.count("\n1. ") + text.count("\n2. ") + text.count("\n3. ") == 3

@@ -209,3 +209,13 @@ def test_news_reply_needs_an_article_and_is_a_tuple() -> None:
 def test_unsupported_reply_type() -> None:
     with pytest.raises(TypeError):
         render_reply("text", to_user="a", from_user="b", create_time=1)  # type: ignore[arg-type]
+
+
+def test_the_chat_client_shows_a_link_as_its_text_and_address() -> None:
+    from bot.chat import links_as_text
+
+    text = "原文：<a href=\"https://example.gov.cn/a.html\">查看政策原文</a>；<a href='https://x.cn'>解读</a>"
+    assert (
+        links_as_text(text)
+        == "原文：查看政策原文 [https://example.gov.cn/a.html]；解读 [https://x.cn]"
+    )
