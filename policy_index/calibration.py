@@ -9,11 +9,19 @@ The confidence is a logistic function of a few transparent features of a candida
 * ``fuzzy``        best character-level similarity to a title, alias or question (0–1)
 * ``title_cover``  the most of one of the candidate's short texts (a policy title without its
                    issuers, an alias, a Q&A question) that the question covers, IDF-weighted
-* ``vector``       best sentence-embedding cosine to a title, alias, question or summary
+* ``vector``       best sentence-embedding cosine to a title, alias or question
+* ``doc_vector``   best cosine to what the policy says (title with summary, guide or an
+                   interpretation, embedded as passages); a Q&A pair's ``vector``
 * ``qa``           1 for a Q&A pair (a direct answer), 0 for a policy
 * ``words_rel``    the word BM25 score as a share of the best in the pool (long texts count)
 * ``chars_rel``    the same for character BM25 (robust to segmentation on long formal texts)
 * ``passages_rel`` the same for the best body passage
+* ``elsewhere``    1 when the question names a place and the policy belongs to another one
+                   (neither above it nor inside it); such a policy is never answered
+* ``not_national`` 1 when the question asks what the state grants (国家…) and the policy is
+                   another place's own
+* ``year_fit``     1 when the question names a year its title names, −1 when the title names
+                   only other years
 
 Weights and bands are fitted on our own development set (the bundled sample library and
 tests/data/dev_questions.jsonl) by ``bench/calibrate.py``, never on the evaluation sets; every
@@ -39,10 +47,14 @@ FEATURES = (
     "fuzzy",
     "title_cover",
     "vector",
+    "doc_vector",
     "qa",
     "words_rel",
     "chars_rel",
     "passages_rel",
+    "elsewhere",
+    "not_national",
+    "year_fit",
 )
 
 

@@ -57,6 +57,9 @@ class SlowEmbedder:
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self._vectors(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
+
 
 async def test_import_export_round_trip_and_idempotent_reimport(engine: AsyncEngine) -> None:
     repo = LibraryRepository(engine)
