@@ -464,6 +464,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--lexical-only", action="store_true")
     parser.add_argument("--sample-only", action="store_true", help="no ../shared libraries")
+    parser.add_argument("--dump", type=Path, help="write the held-out scores here (JSON Lines)")
     args = parser.parse_args()
     library = read_library([args.library])
     items = read_labelled(args.questions)
@@ -498,6 +499,12 @@ def main() -> None:
         names = [f for f in FEATURES if f not in VECTOR_FEATURES or embedder is not None]
         cal, figs, held = calibrate(corpora, names)
         fitted[name] = (cal, held)
+        if args.dump:
+            with args.dump.with_suffix(f".{name.lower()}.jsonl").open("w") as fh:
+                for h in held:
+                    record = {k: v for k, v in h.__dict__.items() if k != "item"}
+                    record |= {"query": h.item.query, "in_scope": h.item.in_scope}
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         held_out = (
             "leaving one library out" if len({c.family for c in corpora}) > 1 else "by policy"
         )

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.conversations import Option
 from handlers import cards
 from policy_index.dates import PartialDate, Precision, chinese, parse_date
 from policy_index.errors import LibraryFormatError
 from policy_index.export import dump_library
 from policy_index.interchange import read_library
-from policy_index.model import Library
+from policy_index.model import Library, Policy
 
 RECORDS = [
     {"id": "y", "title": "某县养老服务补贴办法", "date": "2022", "expiry_date": "2025"},
@@ -100,3 +101,18 @@ def test_a_date_that_is_no_date_names_its_field(tmp_path: Path, bad: str) -> Non
     with pytest.raises(LibraryFormatError) as caught:
         read_library([path])
     assert "date" in str(caught.value)
+
+
+def test_a_choice_between_versions_shows_their_dates() -> None:
+    lib = Library.of(
+        [
+            Policy("v1", "青禾区2022年城乡低保标准调整通知", date=parse_date("2022")),
+            Policy("v2", "青禾区2024年城乡低保标准调整通知", date=parse_date("2024-02")),
+            Policy("other", "青禾区临时救助办法", date=parse_date("2023-05-01")),
+        ]
+    )
+    options = tuple(Option("policy", i) for i in ("v2", "v1", "other"))
+    text = cards.choice_list(lib, options, 0)
+    assert "《青禾区2024年城乡低保标准调整通知》（2024年2月）" in text
+    assert "《青禾区2022年城乡低保标准调整通知》（2022年）" in text
+    assert "《青禾区临时救助办法》（" not in text

@@ -84,8 +84,10 @@ def test_the_home_region_is_known_down_to_its_own_names() -> None:
 
 def test_another_places_local_policy_is_never_the_direct_answer() -> None:
     result = match(index(), "四川省高龄老人补贴政策")
-    assert result.decision is not Decision.ANSWER or result.best is None or (
-        result.best.id not in {"chaoyang", "qinghe"}
+    assert (
+        result.decision is not Decision.ANSWER
+        or result.best is None
+        or (result.best.id not in {"chaoyang", "qinghe"})
     )
     assert all(c.elsewhere for c in result.candidates if c.id in {"chaoyang", "qinghe"})
 
@@ -113,10 +115,6 @@ def test_among_equal_fits_the_home_regions_policy_comes_first() -> None:
         "qinghe",
         "chaoyang",
     ]
-    assert [c.id for c in match(index(HOME.replace("青禾区", "")), "高龄津贴").candidates][0] in {
-        "qinghe",
-        "chaoyang",
-    }
 
 
 def test_of_two_versions_the_newer_comes_first_unless_a_year_is_named() -> None:
