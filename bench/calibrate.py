@@ -1,25 +1,27 @@
-"""Fit the matcher's rerank weights and decision bands on our own development set.
+"""Fit the matcher's rerank weights and decision bands, validated across libraries.
 
-Data: the bundled sample library (policy_index/sample/library.jsonl) and the labelled questions
-in tests/data/dev_questions.jsonl — both ours, never the evaluation sets. For every question the
-candidate pool is scored (policy_index.matching.candidate_pool); a logistic regression learns
-P(candidate is acceptable) from the transparent features; the bands are then chosen on
-cross-validated predictions (five folds by policy: every question on a policy is held out at
-once, in all three forms of the library, as questions on a new library's policies would be):
+Data: the bundled sample library (policy_index/sample/library.jsonl) with the labelled questions
+in tests/data/dev_questions.jsonl, in three forms (in full, as a bare policy list, as long
+documents), and — when ``../shared/data`` is there — the real libraries realworld (a county
+catalogue's fields, real questions) and ncpqa (long documents, formal questions). For every
+question the candidate pool is scored (policy_index.matching.candidate_pool); a logistic
+regression learns P(candidate is acceptable) from the transparent features, every library
+weighing as much as another; the bands are chosen on held-out predictions, **leaving one
+library out at a time** (the sample library's three forms share their questions and are held
+out together), so that they say what the weights and bands do on a library they never saw:
 
-* answer  — the lowest confidence (with ``margin``) at which direct answers stay ≥ 97 % right
-            and at most 5 % of out-of-scope questions are answered (97 %, not the 90 % a
-            direct answer must reach, leaves room for questions unlike ours: on the held-out
-            questions below, direct answers were 2–5 points less often right than on ours);
+* answer  — the confidence (with ``margin`` and ``unknown``) that gives the most right direct
+            answers while direct answers are on average over the libraries ≥ 93 % right, in
+            none of them below 85 %, and at most 5 % of out-of-scope questions are answered;
 * clarify — the lowest confidence that still leaves ≥ 60 % of out-of-scope questions at "none".
 
-It prints the fitted values as Python to paste into policy_index/calibration.py, the
-cross-validated figures, and the figures of the fitted calibration on held-out questions
-(tests/data/holdout_questions.jsonl: 120 questions written afterwards, without sight of the
-development set, never used to fit anything), over the full library and the bare policy list.
-Two fits: with sentence vectors, and lexical only.
+Without ../shared/data the folds are five, by policy, over the sample library. It prints the
+fitted values as Python to paste into policy_index/calibration.py, the held-out figures per
+library, and the figures of the fitted calibration on tests/data/holdout_questions.jsonl (120
+questions written without sight of the development set, never used to fit anything).
 
-    python -m bench.calibrate [--library FILE] [--questions FILE] [--holdout FILE] [--lexical-only]
+    python -m bench.calibrate [--data ../shared/data] [--sample-only] [--lexical-only]
+                              [--dump FILE]
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy.typing as npt
 
 from bench.matching import first_segment, read_jsonl
 from policy_index.calibration import FEATURES, Calibration
-from policy_index.embedding import Embedder, EmbeddingCache, load_embedder
+from policy_index.embedding import Embedder, EmbeddingCache, Vectors, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
 from policy_index.index import PolicyIndex, build_index
 from policy_index.interchange import read_library
@@ -56,10 +58,12 @@ from policy_index.model import Library, Policy
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(".gongkai/embeddings.npz")
 FOLDS = 5
-TARGET_PRECISION = 0.97
+TARGET_PRECISION = 0.93  # direct answers right, on average over the libraries held out
+FLOOR_PRECISION = 0.85  # … and in each of them
 MAX_OOS_ANSWERED = 0.05
 MIN_OOS_NONE = 0.60
 UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
+SAMPLE_HOME = "江屿省云州市青禾区"  # the sample library's county, as its deployment would name it
 CASCADE_SLACK = 0.005  # how much Recall@1 / answer accuracy skipping the embedding may cost
 
 
@@ -187,10 +191,11 @@ def score(
 
 
 def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
-    """(answer, margin, clarify, unknown) from cross-validated scores: the most right direct
-    answers (each library's share of its questions, summed) such that in *every* library
-    direct answers stay TARGET_PRECISION right, and at most MAX_OOS_ANSWERED of the
-    out-of-scope questions are answered."""
+    """(answer, margin, clarify, unknown) from held-out scores: the most right direct answers
+    (each library's share of its questions, averaged over libraries) such that direct answers
+    are on average over the libraries at least TARGET_PRECISION right, in none of them less
+    than FLOOR_PRECISION, and at most MAX_OOS_ANSWERED of the out-of-scope questions are
+    answered."""
     oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
     oos_scores = sorted(s.top_score for s in oos)
     clarify = float(oos_scores[int(len(oos_scores) * MIN_OOS_NONE)]) if oos_scores else 0.3
@@ -211,14 +216,13 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
                 ]
                 if not answered:
                     continue
-                right = sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
                 oos_answered = sum(not s.item.in_scope for s in answered)
-                too_many = oos and oos_answered / len(oos) > MAX_OOS_ANSWERED
-                if too_many or any(
-                    _precision([s for s in answered if s.family == f]) < TARGET_PRECISION
-                    for f in families
-                ):
+                if oos and oos_answered / len(oos) > MAX_OOS_ANSWERED:
                     continue
+                precision = [_precision([s for s in answered if s.family == f]) for f in families]
+                if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
+                    continue
+                right = sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
                 if right > best[0]:
                     best = (right, float(answer), float(margin), unknown)
                 break  # higher thresholds only answer fewer
@@ -427,7 +431,26 @@ def choose_sure(
     return math.inf, never
 
 
-VECTOR_FEATURES = ("vector", "doc_vector")
+VECTOR_FEATURES = ("vector", "doc_vector", "vector_gap", "doc_gap", "vector_rr", "doc_rr")
+
+
+class CachedQuestions:
+    """The embedder with question vectors kept in the embedding cache: calibrating embeds the
+    same two thousand questions on every run. (e5 embeds questions and short library texts
+    alike, so the cache's short-text vectors are question vectors.)"""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.name, self.dim = inner.name, inner.dim
+        self._inner, self._cache = inner, cache
+
+    def queries(self, texts: Sequence[str], timeout: float | None = None) -> Vectors:
+        return self._cache.embed(self._inner, texts)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.passages(texts)
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.documents(texts)
 
 
 def shared_corpora(data: Path, embedder: Embedder | None, cache: EmbeddingCache) -> list[Corpus]:
@@ -438,9 +461,10 @@ def shared_corpora(data: Path, embedder: Embedder | None, cache: EmbeddingCache)
     if real.is_dir():
         library = read_library([real / "policies.jsonl"])
         index = build_index(library, embedder=embedder, cache=cache)
-        out.append(
-            Corpus("realworld", "realworld", index, read_labelled(real / "dev_queries.jsonl"))
-        )
+        items = read_labelled(real / "dev_queries.jsonl")
+        if embedder is not None:
+            embedder.queries([i.query for i in items])
+        out.append(Corpus("realworld", "realworld", index, items))
     qa = data / "ncpqa"
     if qa.is_dir():
         docs = read_jsonl(qa / "policies.jsonl")
@@ -452,8 +476,39 @@ def shared_corpora(data: Path, embedder: Embedder | None, cache: EmbeddingCache)
             if q["policy_id"] in known
         ]
         index = build_index(Library.of(records), embedder=embedder, cache=cache)
+        if embedder is not None:
+            embedder.queries([i.query for i in items])
         out.append(Corpus("ncpqa", "ncpqa", index, items))
     return out
+
+
+def print_calibration(name: str, cal: Calibration, sure: str) -> None:
+    """The fitted values as Python, to paste into policy_index/calibration.py."""
+    print(f"{name} = Calibration(")
+    print(f"    weights={cal.weights!r},")
+    print(f"    bias={cal.bias!r},")
+    print(f"    answer={cal.answer!r},")
+    print(f"    clarify={cal.clarify!r},")
+    print(f"    margin={cal.margin!r},")
+    print(f"    unknown={cal.unknown!r},")
+    print(f"    source={cal.source!r},")
+    print(f"{sure})")
+
+
+def _dump(path: Path, held: Sequence[Scored]) -> None:
+    with path.open("w") as fh:
+        for h in held:
+            record = {k: v for k, v in h.__dict__.items() if k != "item"}
+            record |= {"query": h.item.query, "in_scope": h.item.in_scope}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _save_pools(path: Path, corpora: Sequence[Corpus]) -> None:
+    """Every question's scored pool, for trying features and fits without rebuilding."""
+    import pickle
+
+    pools = [(c.name, c.family, collect(c.index, c.items)) for c in corpora]
+    path.write_bytes(pickle.dumps(pools))
 
 
 def main() -> None:
@@ -465,6 +520,7 @@ def main() -> None:
     parser.add_argument("--lexical-only", action="store_true")
     parser.add_argument("--sample-only", action="store_true", help="no ../shared libraries")
     parser.add_argument("--dump", type=Path, help="write the held-out scores here (JSON Lines)")
+    parser.add_argument("--pools", type=Path, help=argparse.SUPPRESS)  # for experiments
     args = parser.parse_args()
     library = read_library([args.library])
     items = read_labelled(args.questions)
@@ -477,18 +533,26 @@ def main() -> None:
     fitted: dict[str, tuple[Calibration, list[Scored]]] = {}
     for name, embedder in runs:
         cache = EmbeddingCache.load(CACHE)
+        if embedder is not None:
+            embedder = CachedQuestions(embedder, cache)
+            embedder.queries([i.query for i in [*items, *holdout]])  # in batches, once
         corpora = [
-            Corpus("sample", "sample", build_index(library, embedder=embedder, cache=cache), items),
+            Corpus(
+                "sample",
+                "sample",
+                build_index(library, embedder=embedder, cache=cache, home_region=SAMPLE_HOME),
+                items,
+            ),
             Corpus(
                 "sample policy list",
                 "sample",
-                build_index(bare, embedder=embedder, cache=cache),
+                build_index(bare, embedder=embedder, cache=cache, home_region=SAMPLE_HOME),
                 bare_items,
             ),
             Corpus(
                 "sample documents",
                 "sample",
-                build_index(documents, embedder=embedder, cache=cache),
+                build_index(documents, embedder=embedder, cache=cache, home_region=SAMPLE_HOME),
                 document_items,
             ),
         ]
@@ -497,14 +561,12 @@ def main() -> None:
         if embedder is not None:
             cache.save(CACHE)
         names = [f for f in FEATURES if f not in VECTOR_FEATURES or embedder is not None]
+        if args.pools:
+            _save_pools(args.pools.with_suffix(f".{name.lower()}.pkl"), corpora)
         cal, figs, held = calibrate(corpora, names)
         fitted[name] = (cal, held)
         if args.dump:
-            with args.dump.with_suffix(f".{name.lower()}.jsonl").open("w") as fh:
-                for h in held:
-                    record = {k: v for k, v in h.__dict__.items() if k != "item"}
-                    record |= {"query": h.item.query, "in_scope": h.item.in_scope}
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            _dump(args.dump.with_suffix(f".{name.lower()}.jsonl"), held)
         held_out = (
             "leaving one library out" if len({c.family for c in corpora}) > 1 else "by policy"
         )
@@ -527,15 +589,7 @@ def main() -> None:
             value, cascade = choose_sure(lexical_held, lexical_cal, held, cal)
             print(f"# lexical first pass (cascade), cross-validated: {json.dumps(cascade)}")
             sure = f"    first=LEXICAL,\n    sure={value!r},\n"
-        print(f"{name} = Calibration(")
-        print(f"    weights={cal.weights!r},")
-        print(f"    bias={cal.bias!r},")
-        print(f"    answer={cal.answer!r},")
-        print(f"    clarify={cal.clarify!r},")
-        print(f"    margin={cal.margin!r},")
-        print(f"    unknown={cal.unknown!r},")
-        print(f"    source={cal.source!r},")
-        print(f"{sure})")
+        print_calibration(name, cal, sure)
 
 
 if __name__ == "__main__":

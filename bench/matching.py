@@ -591,7 +591,20 @@ def scale_worker(n: int, embeddings: bool) -> dict[str, Any]:
         rng = np.random.default_rng(SEED)
         vectors = rng.standard_normal((len(index.units), embedder.dim), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        with_vectors = replace(index, unit_vectors=vectors, embedder=embedder)
+        # and one document vector per policy (title with summary), as a library embedded
+        # in full would have: the latency with every vector there can be
+        owners = np.asarray(
+            [t for t, target in enumerate(index.targets) if target.kind == "policy"], np.int32
+        )
+        documents = rng.standard_normal((len(owners), embedder.dim), dtype=np.float32)
+        documents /= np.linalg.norm(documents, axis=1, keepdims=True)
+        with_vectors = replace(
+            index,
+            unit_vectors=vectors,
+            embedder=embedder,
+            document_vectors=documents,
+            document_owner=owners,
+        )
         out["rss_with_vectors_mib"] = round(settle(), 1)
         out["vectors"] = timed_queries(with_vectors, questions)
         embed_ms = []

@@ -292,18 +292,38 @@ def _features(
         rrf += 1.0 / (RRF_K + _ranks(values[pool]))
     vector = signals["vector"][pool] if "vector" in signals else np.zeros(len(pool), np.float32)
     said = signals["documents"][pool] if "documents" in signals else None
+    doc = vector if said is None else np.where(said > 0, said, vector)
     return {
         "rrf": (rrf * RRF_K / max(len(signals), 1)).astype(np.float32),
         **_own_features(index, q, pool),
         "vector": vector,
         # a target without a document vector (a Q&A pair) counts by its best short text
-        "doc_vector": vector if said is None else np.where(said > 0, said, vector),
+        "doc_vector": doc,
+        # the same as a gap to the best in the pool (≤ 0): cosines run higher in some
+        # libraries than in others, their order within a question does not
+        "vector_gap": _gap(vector),
+        "doc_gap": _gap(doc),
+        # and by their rank in the pool (1, 1/2, 1/3, …): e5's cosines are close together
+        # (0.88–0.92 on a real catalogue), the best of them is worth more than its lead says
+        "vector_rr": _reciprocal_rank(vector),
+        "doc_rr": _reciprocal_rank(doc),
         "words_rel": _relative(signals["words"][pool]),
         "chars_rel": _relative(signals["chars"][pool]),
         "passages_rel": _relative(signals["passages"][pool])
         if "passages" in signals
         else np.zeros(len(pool), np.float32),
     }
+
+
+def _reciprocal_rank(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """1 for the best value in the pool, 1/2 for the next, …; 0 where there is none."""
+    return (1.0 / _ranks(values)).astype(np.float32)
+
+
+def _gap(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Each value less the best in the pool (0 for the best, 0 everywhere without values)."""
+    top = float(values.max()) if len(values) else 0.0
+    return (values - top).astype(np.float32) if top > 0 else np.zeros(len(values), np.float32)
 
 
 def _relative(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
