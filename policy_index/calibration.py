@@ -91,7 +91,8 @@ class Calibration:
 # cascade's first pass). Fitted by bench/calibrate.py --sample-only (no place or year features
 # yet: another place's policy is never answered all the same) on 923 development questions
 # over three forms of the sample library: in full, as a bare policy list, and as long
-# documents (bodies composed of each policy's own prose). Cross-validated with the questions on each policy held out together:
+# documents (bodies composed of each policy's own prose). Cross-validated with the questions
+# on each policy held out together:
 # Recall@1 0.903, Recall@3 0.987, direct answers 97.1 % right, 96 % of out-of-scope questions
 # not answered. On the held-out questions (never fitted on): Recall@1 0.94, direct answers
 # 96 % right; as a bare policy list 0.87 and 94 %. Left out of the libraries it was not fitted
