@@ -46,7 +46,7 @@ import numpy as np
 from bench import synthetic
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors, load_embedder
 from policy_index.evaluation import Labelled, Outcome, Report, evaluate, read_labelled
-from policy_index.index import PolicyIndex, build_index
+from policy_index.index import EMBED_SUMMARIES_UP_TO, PolicyIndex, build_index
 from policy_index.interchange import read_library
 from policy_index.matching import MatchResult, match
 from policy_index.model import Library, Policy
@@ -591,19 +591,21 @@ def scale_worker(n: int, embeddings: bool) -> dict[str, Any]:
         rng = np.random.default_rng(SEED)
         vectors = rng.standard_normal((len(index.units), embedder.dim), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        # and one document vector per policy (title with summary), as a library embedded
-        # in full would have: the latency with every vector there can be
+        # and, as a build of this size makes them (build_index embeds what policies say up to
+        # EMBED_SUMMARIES_UP_TO policies), one document vector per policy
         owners = np.asarray(
             [t for t, target in enumerate(index.targets) if target.kind == "policy"], np.int32
         )
-        documents = rng.standard_normal((len(owners), embedder.dim), dtype=np.float32)
-        documents /= np.linalg.norm(documents, axis=1, keepdims=True)
+        documents = None
+        if len(owners) <= EMBED_SUMMARIES_UP_TO:
+            documents = rng.standard_normal((len(owners), embedder.dim), dtype=np.float32)
+            documents /= np.linalg.norm(documents, axis=1, keepdims=True)
         with_vectors = replace(
             index,
             unit_vectors=vectors,
             embedder=embedder,
             document_vectors=documents,
-            document_owner=owners,
+            document_owner=owners if documents is not None else owners[:0],
         )
         out["rss_with_vectors_mib"] = round(settle(), 1)
         out["vectors"] = timed_queries(with_vectors, questions)
