@@ -129,6 +129,7 @@ async def _policies(app: web.Application) -> AsyncIterator[None]:
         bands=settings.matcher.bands(),
         shed_at=settings.matcher.shed_at,
         vector_budget_s=settings.matcher.vector_budget_ms / 1000,
+        home_region=settings.home_region,
     )
     await service.start()
     app[keys.POLICIES] = service

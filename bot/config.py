@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     staff: StaffSettings = StaffSettings()
     push: PushSettings = PushSettings()
     account_name: str = Field(default="本区政务公开", description="How the bot names the account")
+    home_region: str | None = Field(
+        default=None,
+        description="The place the account serves, e.g. 江屿省云州市青禾区: its own and its "
+        "parents' policies come first, another place's local policy is never the answer",
+    )
     hotline: str = Field(default="12345", description="Phone line offered when the bot cannot help")
     qr_scenes: dict[str, str] = Field(
         default_factory=dict,

@@ -13,17 +13,22 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from rapidfuzz import fuzz
+
 from bot.config import Settings
 from bot.conversations import Option
 from bot.wechat.replies import TEXT_LIMIT_BYTES, fit_text
 from handlers import texts
 from handlers.answers import Lead
 from handlers.choices import has_more, page_of
+from policy_index.dates import chinese as cn_date
+from policy_index.index import title_subject
 from policy_index.lookup import current_replacement
 from policy_index.model import GUIDE_LABELS, Library, Policy, QAPair, Status
 
 GIST_CHARS = 90
 HINT_FACETS = ("conditions", "materials", "process", "phone")
+VERSION_LIKENESS = 85  # title likeness (0–100, years and numbers aside) of two versions
 _SENTENCE = re.compile(r"(?<=[。；！？])")
 
 
@@ -178,19 +183,42 @@ def facet_card(policy: Policy, facet: str, settings: Settings, found: str | None
     return compose(lines)
 
 
-def option_label(library: Library, option: Option) -> str:
+def option_label(library: Library, option: Option, *, dated: bool = False) -> str:
     if option.kind == "facet":
         return GUIDE_LABELS.get(option.id, texts.OVERVIEW_LABEL)
     if option.kind == "qa":
         qa = library.qa(option.id)
         return qa.question if qa is not None else option.id
     policy = library.policy(option.id)
-    return texts.policy_title(policy.title) if policy is not None else option.id
+    if policy is None:
+        return option.id
+    title = texts.policy_title(policy.title)
+    return f"{title}（{cn_date(policy.date)}）" if dated and policy.date else title
+
+
+_DIGITS = re.compile(r"[0-9〇一二三四五六七八九十]+")
+
+
+def versions(library: Library, options: tuple[Option, ...]) -> set[str]:
+    """The policy options that are versions of one scheme (titles alike but for their years
+    and numbers): a choice between them shows each one's date."""
+    subjects = {
+        o.id: _DIGITS.sub("", title_subject(p.title))
+        for o in options
+        if o.kind == "policy" and (p := library.policy(o.id)) is not None
+    }
+    return {
+        a
+        for a, x in subjects.items()
+        for b, y in subjects.items()
+        if a != b and fuzz.ratio(x, y) >= VERSION_LIKENESS
+    }
 
 
 def numbered(library: Library, options: tuple[Option, ...], page: int) -> list[tuple[int, str]]:
     first, shown = page_of(options, page)
-    return [(first + n, option_label(library, o)) for n, o in enumerate(shown)]
+    alike = versions(library, options)
+    return [(first + n, option_label(library, o, dated=o.id in alike)) for n, o in enumerate(shown)]
 
 
 def choice_list(library: Library, options: tuple[Option, ...], page: int) -> str:

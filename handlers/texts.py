@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.config import Settings
+from policy_index import dates
 
 
 def welcome(settings: Settings) -> str:
@@ -114,7 +115,8 @@ def menu_contact(settings: Settings) -> str:
 
 
 def cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    """2023年2月15日, or as much of it as the catalogue gave: 2023年2月, 2023年."""
+    return dates.chinese(day)
 
 
 def policy_title(title: str) -> str:

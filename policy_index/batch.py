@@ -43,10 +43,14 @@ def read_queries(path: Path) -> Iterator[str]:
                 raise PolicyIndexError(f"{path}:{lineno}: expected an object with a query field")
 
 
-def load_index(library: Path, *, embeddings: bool, cache_file: Path | None) -> PolicyIndex:
+def load_index(
+    library: Path, *, embeddings: bool, cache_file: Path | None, home_region: str | None = None
+) -> PolicyIndex:
     embedder = load_embedder() if embeddings else None
     cache = EmbeddingCache.load(cache_file) if cache_file and embedder else EmbeddingCache()
-    index = build_index(read_library([library]), embedder=embedder, cache=cache)
+    index = build_index(
+        read_library([library]), embedder=embedder, cache=cache, home_region=home_region
+    )
     if cache_file and embedder:
         with contextlib.suppress(OSError):  # a read-only folder only costs speed next time
             cache.save(cache_file)
@@ -84,8 +88,11 @@ def run(
     cache_file: Path | None = None,
     bands: dict[str, float] | None = None,
     out: TextIO = sys.stdout,
+    home_region: str | None = None,
 ) -> int:
-    index = load_index(library, embeddings=embeddings, cache_file=cache_file)
+    index = load_index(
+        library, embeddings=embeddings, cache_file=cache_file, home_region=home_region
+    )
     calibration = default_calibration(index.embedder is not None, **(bands or {}))
     for query in read_queries(queries):
         result = match(index, query, top=top, calibration=calibration)

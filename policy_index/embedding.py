@@ -38,7 +38,15 @@ class Embedder(Protocol):
         request still waiting is then withdrawn)."""
         ...
 
-    def passages(self, texts: Sequence[str]) -> Vectors: ...
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Vectors of a library's short texts (titles, aliases, questions), embedded as
+        questions are: short against short."""
+        ...
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        """Vectors of what a policy says (its title with its summary, guide, …): longer
+        texts, embedded as passages to be found by a question."""
+        ...
 
 
 class _EngineThread:
@@ -138,6 +146,11 @@ class E5Embedder:
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self.queries(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        # e5's asymmetric use: "query:" question against "passage:" text
+        batch = list(texts)
+        return np.asarray(self._engine.call(lambda: self._model.passage(batch)), np.float32)
+
 
 class RecentQuestions:
     """An embedder that remembers the vectors of recent single questions: residents ask the
@@ -165,6 +178,9 @@ class RecentQuestions:
 
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self._inner.passages(texts)
+
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.documents(texts)
 
 
 def cpu_supports_e5() -> bool:
@@ -211,18 +227,23 @@ class EmbeddingCache:
         self._vectors: dict[str, npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
 
-    def embed(self, embedder: Embedder, texts: Sequence[str], batch: int = 64) -> Vectors:
-        keys = [text_key(embedder.name, t) for t in texts]
+    def embed(
+        self, embedder: Embedder, texts: Sequence[str], batch: int = 64, *, documents: bool = False
+    ) -> Vectors:
+        """The vectors of ``texts`` (as documents when ``documents``), computing only the new."""
+        model = f"{embedder.name}/passage" if documents else embedder.name
+        embed = embedder.documents if documents else embedder.passages
+        keys = [text_key(model, t) for t in texts]
         with self._lock:
             missing = sorted(
                 {t for t, k in zip(texts, keys, strict=True) if k not in self._vectors}
             )
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
-            vectors = embedder.passages(chunk)
+            vectors = embed(chunk)
             with self._lock:
                 for text, vector in zip(chunk, vectors, strict=True):
-                    self._vectors[text_key(embedder.name, text)] = vector
+                    self._vectors[text_key(model, text)] = vector
         if not texts:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         with self._lock:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from policy_index.conditions import to_json
+from policy_index.dates import iso
 from policy_index.model import Interpretation, Library, Policy, QAPair, Status
 
 TEXT_FIELDS = ("doc_number", "issuer", "region", "summary", "body", "source_url", "replaced_by")
@@ -23,7 +24,7 @@ def policy_record(policy: Policy, qa: Iterable[QAPair] = ()) -> dict[str, Any]:
     record.update({n: v for n in TEXT_FIELDS if (v := getattr(policy, n)) is not None})
     if policy.level is not None:
         record["level"] = policy.level.value
-    record.update({n: v.isoformat() for n in DATE_FIELDS if (v := getattr(policy, n)) is not None})
+    record.update({n: iso(v) for n in DATE_FIELDS if (v := getattr(policy, n)) is not None})
     if policy.status is not Status.CURRENT:
         record["status"] = policy.status.value
     if policy.audience:

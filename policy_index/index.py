@@ -27,6 +27,7 @@ from policy_index.embedding import Embedder, EmbeddingCache, Vectors
 from policy_index.lexicon import COLLOQUIAL
 from policy_index.model import Library, Policy, QAPair
 from policy_index.normalise import normalise
+from policy_index.places import Gazetteer, Place, gazetteer
 from policy_index.tokenise import STOP_CHARS, Tokeniser, domain_terms, syllables
 
 PASSAGE_CHARS = 220
@@ -34,8 +35,11 @@ PASSAGE_STRIDE = 160
 INLINE_BODY_CHARS = 400  # shorter bodies simply join the target's document
 SUMMARY_UNIT_CHARS = 80  # the summary's opening sentence(s) embedded as a unit
 EMBED_SUMMARIES_UP_TO = 5_000  # larger libraries embed titles, aliases and questions only
+DOCUMENT_CHARS = 400  # a document vector reads the title and about this much of what follows
+INTERPRETATION_DOCUMENTS = 2  # interpretation summaries embedded per policy
 
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
+_YEAR_SPAN = re.compile(r"((?:19|20)\d\d)(?:\s*[-—–~至到]\s*((?:19|20)\d\d))?")
 _NON_WORD = re.compile(r"\s+")
 
 TargetKind = Literal["policy", "qa"]
@@ -84,6 +88,18 @@ class PolicyIndex:
     doc_numbers: dict[str, int]  # compact normalised 文号 → target
     numbers: dict[int, str]  # target → its compact normalised 文号
     positions: dict[tuple[str, str], int]  # (kind, id) → target
+    # What each policy says (title with summary, guide, interpretations), as passage vectors;
+    # document_owner[k] is the target of row k
+    document_vectors: Vectors | None = None
+    document_owner: npt.NDArray[np.int32] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int32)
+    )
+    # Where each target belongs (a Q&A pair: its policy's place; None when nothing says), the
+    # gazetteer that read it (with the home region), and the home region's place
+    places: tuple[Place | None, ...] = ()
+    gazetteer: Gazetteer | None = None
+    home: Place | None = None
+    years: tuple[frozenset[int], ...] = ()  # the years each target's title names
     revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
     today: date = field(default_factory=lambda: local_today())
@@ -123,6 +139,28 @@ def _passages(text: str) -> list[str]:
         if start + PASSAGE_CHARS >= len(text):
             return out
         start += PASSAGE_STRIDE
+
+
+def years_named(text: str) -> frozenset[int]:
+    """The years a text names (2023, 2023—2025 as every year between)."""
+    out: set[int] = set()
+    for first, last in _YEAR_SPAN.findall(text):
+        start, end = int(first), int(last or first)
+        out.update(range(start, end + 1) if 0 <= end - start <= 10 else (start, end))
+    return frozenset(out)
+
+
+def _places(
+    library: Library, targets: Sequence[Target], home: str | None
+) -> tuple[tuple[Place | None, ...], Gazetteer, Place | None]:
+    g, home_place = gazetteer(), None
+    if home:
+        g, home_place = g.with_home(normalise(home).replace(" ", ""))
+    by_policy = {
+        p.id: g.place_of([p.region, normalise(p.issuer or ""), normalise(p.title)])
+        for p in library.policies
+    }
+    return tuple(by_policy.get(t.group) for t in targets), g, home_place
 
 
 def title_subject(title: str) -> str:
@@ -175,12 +213,29 @@ class _Collected:
     units: list[Unit] = field(default_factory=list)
     passages: list[str] = field(default_factory=list)
     passage_owner: list[int] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    document_owner: list[int] = field(default_factory=list)
+
+    def document(self, target: int, title: str, text: str | None) -> None:
+        if text and text.strip():
+            self.documents.append(f"{title}。{text.strip()[:DOCUMENT_CHARS]}")
+            self.document_owner.append(target)
 
     def add(self, target: Target, docs: list[str], short: list[str]) -> int:
         self.targets.append(target)
         self.docs.append([d for d in docs if d])
         self.short.append([s for s in short if s])
         return len(self.targets) - 1
+
+
+def _documents(c: _Collected, target: int, p: Policy) -> None:
+    """What a policy says, as texts for passage vectors: its title with its summary (or the
+    opening of its body), with its guide, with each of its first interpretation summaries."""
+    c.document(target, p.title, p.summary or p.body)
+    if p.guide:
+        c.document(target, p.title, "；".join(text for _, text in p.guide.items()))
+    for i in p.interpretations[:INTERPRETATION_DOCUMENTS]:
+        c.document(target, p.title, i.summary)
 
 
 def _collect(library: Library, embed_summaries: bool) -> _Collected:
@@ -198,8 +253,8 @@ def _collect(library: Library, embed_summaries: bool) -> _Collected:
         i = c.add(Target("policy", p.id, p.id), docs, [title, *aliases])
         c.units.append(Unit(i, title, "title"))
         c.units.extend(Unit(i, a, "alias") for a in aliases if len(a) >= 2)
-        if embed_summaries and p.summary:
-            c.units.append(Unit(i, normalise(_opening(p.summary)), "summary"))
+        if embed_summaries:
+            _documents(c, i, p)
         if len(body) > INLINE_BODY_CHARS:
             for passage in _passages(body):
                 c.passages.append(passage)
@@ -224,8 +279,12 @@ def build_index(
     cache: EmbeddingCache | None = None,
     revision: int = -1,
     today: date | None = None,
+    home_region: str | None = None,
 ) -> PolicyIndex:
-    """Build every structure from scratch (CPU-heavy: run it in a worker thread)."""
+    """Build every structure from scratch (CPU-heavy: run it in a worker thread).
+
+    ``home_region`` names the deployment's own place in full (江屿省云州市青禾区): its own and
+    its parents' policies come first among equal fits."""
     started = time.perf_counter()
     c = _collect(library, embed_summaries=len(library.policies) <= EMBED_SUMMARIES_UP_TO)
     own = {normalise(a.alias): normalise(a.canonical) for a in library.aliases}
@@ -248,15 +307,19 @@ def build_index(
     joined = [" ".join(docs) for docs in c.docs]
     words = BM25.build([tokeniser.words(d) for d in joined])
     short_words, short_rows = _short_words(tokeniser, words, c)
-    vectors = None
+    vectors = documents = None
     if embedder is not None and c.units:
         store = cache if cache is not None else EmbeddingCache()
         vectors = store.embed(embedder, [u.text for u in c.units])
+        if c.documents:
+            documents = store.embed(embedder, c.documents, documents=True)
     doc_numbers = {
         compact(p.doc_number): i
         for i, t in enumerate(c.targets)
         if t.kind == "policy" and (p := library.policy(t.id)) is not None and p.doc_number
     }
+    places, places_read, home = _places(library, c.targets, home_region)
+    titles = {p.id: years_named(p.title) for p in library.policies}
     return PolicyIndex(
         library=library,
         targets=tuple(c.targets),
@@ -277,6 +340,8 @@ def build_index(
         unit_owner=np.asarray([u.target for u in c.units], dtype=np.int32),
         unit_vectors=vectors,
         embedder=embedder if vectors is not None else None,
+        document_vectors=documents,
+        document_owner=np.asarray(c.document_owner, dtype=np.int32),
         aliases=tuple(alias_pairs),
         term_sounds=term_sounds,
         alias_sounds=_by_sound(
@@ -287,6 +352,10 @@ def build_index(
         doc_numbers={k: v for k, v in doc_numbers.items() if k},
         numbers={v: k for k, v in doc_numbers.items() if k},
         positions={(t.kind, t.id): i for i, t in enumerate(c.targets)},
+        places=places,
+        gazetteer=places_read,
+        home=home,
+        years=tuple(titles.get(t.id, frozenset()) for t in c.targets),
         revision=revision,
         built_in_s=time.perf_counter() - started,
         today=today or local_today(),

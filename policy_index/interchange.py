@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_index.conditions import Condition, ConditionError, parse_conditions
+from policy_index.dates import parse_date
 from policy_index.errors import LibraryFormatError, RecordError
 from policy_index.model import (
     AUDIENCES,
@@ -93,14 +94,16 @@ class _Record:
             return None
         return value
 
-    def day(self, name: str) -> date | None:
+    def day(self, name: str, *, end: bool = False) -> date | None:
+        """A date as precise as given (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``); a partial one
+        stands for the first day of its period, or its last when ``end`` (an expiry date)."""
         value = self.text(name)
-        if value is None:
+        if not value:
             return None
         try:
-            return date.fromisoformat(value)
+            return parse_date(value, end=end)
         except ValueError:
-            self.fail(name, f"must be a date YYYY-MM-DD, got {value!r}")
+            self.fail(name, f"must be a date YYYY-MM-DD, YYYY-MM or YYYY, got {value!r}")
             return None
 
     def words(self, name: str, split: re.Pattern[str] = LIST_SPLIT) -> tuple[str, ...]:
@@ -166,7 +169,7 @@ def parse_policy(
         "region": r.text("region"),
         "date": r.day("date"),
         "effective_date": r.day("effective_date"),
-        "expiry_date": r.day("expiry_date"),
+        "expiry_date": r.day("expiry_date", end=True),
         "topics": r.words("topics"),
         "summary": r.text("summary"),
         "body": r.text("body"),

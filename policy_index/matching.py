@@ -22,8 +22,9 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from policy_index.calibration import LEXICAL, Calibration, default_calibration
-from policy_index.index import PolicyIndex, compact, max_by_owner
+from policy_index.index import PolicyIndex, compact, max_by_owner, years_named
 from policy_index.normalise import normalise
+from policy_index.places import Place, Tier
 from policy_index.tokenise import syllables_and_characters
 
 POOL_PER_SIGNAL = 30
@@ -48,6 +49,7 @@ class Candidate:
     named: bool = False  # the user named this policy (文号 or title)
     replaced: str | None = None  # an old policy this one replaces, if it took its place
     covers: bool = False  # one of its short texts holds every word of the question
+    elsewhere: bool = False  # it belongs to another place than the one the question names
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,10 @@ def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
 
 
 def _ranks(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    order = np.argsort(-values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float32)
-    ranks[order] = np.arange(1, len(values) + 1, dtype=np.float32)
+    """1 for the best value, …; equal values share the better rank (two versions of one
+    scheme that a question cannot tell apart stay equal fits)."""
+    descending = np.sort(-values)
+    ranks = (np.searchsorted(descending, -values, side="left") + 1).astype(np.float32)
     ranks[values <= 0] = np.inf
     return ranks
 
@@ -182,13 +185,27 @@ def _vector_signal(
         raise TimeoutError("no time left for the question vector")
     query = index.embedder.queries([plain], timeout)[0]
     cosine = index.unit_vectors @ query
-    return {"vector": np.maximum(max_by_owner(cosine, index.unit_owner, len(index)), 0)}
+    out = {"vector": np.maximum(max_by_owner(cosine, index.unit_owner, len(index)), 0)}
+    if index.document_vectors is not None:
+        said = index.document_vectors @ query
+        out["documents"] = np.maximum(max_by_owner(said, index.document_owner, len(index)), 0)
+    return out
 
 
 # Features that depend on the question and the target alone, not on the rest of the pool: each
 # is computed once per question and target, so the second (vector) pass of ``match`` only pays
 # for the targets the vector signal adds.
-_OWN = ("word_cover", "char_cover", "pinyin_cover", "fuzzy", "qa", "title_cover")
+_OWN = (
+    "word_cover",
+    "char_cover",
+    "pinyin_cover",
+    "fuzzy",
+    "qa",
+    "title_cover",
+    "elsewhere",
+    "not_national",
+    "year_fit",
+)
 
 
 def _own_features(
@@ -204,11 +221,42 @@ def _own_features(
             [max((fuzz.ratio(plain, s) for s in index.short[t]), default=0) / 100.0 for t in new],
             [float(index.targets[t].kind == "qa") for t in new],
             title_cover(index, q.terms.words, new),
+            [float(_elsewhere(index, q.place, t)) for t in new],
+            [float(_not_national(index, q.place, t)) for t in new],
+            [_year_fit(index, q.years, t) for t in new],
         )
         for t, row in zip(new, zip(*columns, strict=True), strict=True):
             q.own[t] = tuple(float(v) for v in row)
     rows = np.asarray([q.own[t] for t in pool.tolist()], dtype=np.float32).reshape(-1, len(_OWN))
     return {name: rows[:, i].copy() for i, name in enumerate(_OWN)}
+
+
+def _elsewhere(index: PolicyIndex, asked: Place | None, t: int) -> bool:
+    """The target belongs to another place than the (non-national) one the question names."""
+    if asked is None or index.gazetteer is None or asked.tier is Tier.NATION:
+        return False
+    return index.gazetteer.elsewhere(asked, index.places[t] if index.places else None)
+
+
+def _not_national(index: PolicyIndex, asked: Place | None, t: int) -> bool:
+    """The question asks what the state grants (国家有补助吗) and the target is a local policy
+    of another place than home: a hint, not a rule (a county's policy often carries out the
+    national scheme)."""
+    if asked is None or asked.tier is not Tier.NATION or index.gazetteer is None:
+        return False
+    place = index.places[t] if index.places else None
+    return index.gazetteer.elsewhere(asked, place) and not index.gazetteer.at_home(
+        index.home, place
+    )
+
+
+def _year_fit(index: PolicyIndex, years: frozenset[int], t: int) -> float:
+    """1 when the question names a year its title names too, −1 when the title names only
+    other years, 0 when either names none."""
+    named = index.years[t] if index.years else frozenset()
+    if not years or not named:
+        return 0.0
+    return 1.0 if years & named else -1.0
 
 
 def title_cover(index: PolicyIndex, words: list[str], targets: list[int]) -> list[float]:
@@ -243,16 +291,39 @@ def _features(
     for values in signals.values():
         rrf += 1.0 / (RRF_K + _ranks(values[pool]))
     vector = signals["vector"][pool] if "vector" in signals else np.zeros(len(pool), np.float32)
+    said = signals["documents"][pool] if "documents" in signals else None
+    doc = vector if said is None else np.where(said > 0, said, vector)
     return {
         "rrf": (rrf * RRF_K / max(len(signals), 1)).astype(np.float32),
         **_own_features(index, q, pool),
         "vector": vector,
+        # a target without a document vector (a Q&A pair) counts by its best short text
+        "doc_vector": doc,
+        # the same as a gap to the best in the pool (≤ 0): cosines run higher in some
+        # libraries than in others, their order within a question does not
+        "vector_gap": _gap(vector),
+        "doc_gap": _gap(doc),
+        # and by their rank in the pool (1, 1/2, 1/3, …): e5's cosines are close together
+        # (0.88–0.92 on a real catalogue), the best of them is worth more than its lead says
+        "vector_rr": _reciprocal_rank(vector),
+        "doc_rr": _reciprocal_rank(doc),
         "words_rel": _relative(signals["words"][pool]),
         "chars_rel": _relative(signals["chars"][pool]),
         "passages_rel": _relative(signals["passages"][pool])
         if "passages" in signals
         else np.zeros(len(pool), np.float32),
     }
+
+
+def _reciprocal_rank(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """1 for the best value in the pool, 1/2 for the next, …; 0 where there is none."""
+    return (1.0 / _ranks(values)).astype(np.float32)
+
+
+def _gap(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Each value less the best in the pool (0 for the best, 0 everywhere without values)."""
+    top = float(values.max()) if len(values) else 0.0
+    return (values - top).astype(np.float32) if top > 0 else np.zeros(len(values), np.float32)
 
 
 def _relative(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -271,6 +342,7 @@ class Pool:
     named: frozenset[int]
     unknown: float = 0.0  # share of the question's words the library never uses
     asked: tuple[str, ...] = ()  # the question's own words (no aliases), see ``covering``
+    place: Place | None = None  # the place the question names
 
 
 @dataclass
@@ -283,6 +355,8 @@ class _Question:
     signals: dict[str, npt.NDArray[np.float32]]
     named: set[int]
     asked: tuple[str, ...]  # the user's own words, before alias expansion
+    place: Place | None = None  # the place it names (the nation for 国家), if any
+    years: frozenset[int] = frozenset()  # the years it names
     own: dict[int, tuple[float, ...]] = field(default_factory=dict)  # see _own_features
     titled: dict[int, bool] = field(default_factory=dict)  # see _named_in_pool
 
@@ -295,7 +369,10 @@ def _question(index: PolicyIndex, query: str) -> _Question | None:
     terms = Terms.of(index, text)
     named = set(named_by_number(index, compact(query)))
     asked = tuple(dict.fromkeys(index.tokeniser.words(plain)))
-    return _Question(plain, text, terms, _lexical_signals(index, terms), named, asked)
+    flat = plain.replace(" ", "")
+    place = index.gazetteer.asked(flat) if index.gazetteer is not None else None
+    signals = _lexical_signals(index, terms)
+    return _Question(plain, text, terms, signals, named, asked, place, years_named(flat))
 
 
 def _pool(index: PolicyIndex, q: _Question) -> Pool | None:
@@ -306,7 +383,7 @@ def _pool(index: PolicyIndex, q: _Question) -> Pool | None:
     named = q.named | _named_in_pool(index, q, pool)
     features = _features(index, q, pool)
     unknown = unknown_share(index, q.terms)
-    return Pool(q.plain, pool, features, frozenset(named), unknown, q.asked)
+    return Pool(q.plain, pool, features, frozenset(named), unknown, q.asked, q.place)
 
 
 def candidate_pool(index: PolicyIndex, query: str, *, vectors: bool = True) -> Pool | None:
@@ -366,7 +443,7 @@ def _scored(
     if pool is None:
         return MatchResult(query, q.plain, Decision.NONE, ())
     probability = calibration.probability(pool.features)
-    ranked = rank_candidates(index, pool.targets, probability, set(pool.named))
+    ranked = rank_candidates(index, pool.targets, probability, set(pool.named), pool.place)
     return _decide(query, pool, covering(index, pool.asked, ranked), calibration, top)
 
 
@@ -399,8 +476,13 @@ def rank_candidates(
     pool: npt.NDArray[np.intp],
     probability: npt.NDArray[np.float32],
     named: set[int],
+    place: Place | None = None,
 ) -> list[Candidate]:
-    """Candidates by score; old policies give way to their replacement unless named."""
+    """Candidates by score; old policies give way to their replacement unless named.
+
+    A policy of another place than the one the question names comes after every other
+    candidate (it is never the answer); among equal fits (the same confidence to two
+    decimals) the home region's and its parents' policies come first, then the newer."""
     best: dict[int, Candidate] = {}
     for t, p in zip(pool.tolist(), probability.tolist(), strict=True):
         target = index.targets[t]
@@ -418,7 +500,19 @@ def rank_candidates(
         r = index.target_of("policy", replacement)
         if r is not None and (r not in best or best[r].score < p):
             best[r] = Candidate(r, "policy", replacement, replacement, p, replaced=owner.id)
-    return sorted(best.values(), key=lambda c: (-c.score, c.kind != "qa", c.id))
+    marked = [
+        replace(c, elsewhere=True) if not c.named and _elsewhere(index, place, c.target) else c
+        for c in best.values()
+    ]
+    return sorted(marked, key=lambda c: _order(index, c))
+
+
+def _order(index: PolicyIndex, c: Candidate) -> tuple[bool, float, bool, int, bool, str]:
+    g, place = index.gazetteer, index.places[c.target] if index.places else None
+    home = g is not None and index.home is not None and g.at_home(index.home, place)
+    policy = index.library.policy(c.group)
+    issued = policy.date.toordinal() if policy is not None and policy.date else 0
+    return (c.elsewhere, -round(c.score, 2), not home, -issued, c.kind != "qa", c.id)
 
 
 def _current_replacement(index: PolicyIndex, policy_id: str) -> str | None:
@@ -499,13 +593,19 @@ def _decide(
     first = candidates[0]
     runner_up = next((c for c in candidates[1:] if c.group != first.group), None)
     margin = first.score - (runner_up.score if runner_up else 0.0)
-    decision = decide(
-        calibration,
-        score=first.score,
-        margin=margin,
-        unknown=pool.unknown,
-        named=first.named,
-        broad=broad_groups(candidates),
+    if first.elsewhere:  # only other places' policies: the library has nothing for this place
+        margin = 0.0
+    decision = (
+        Decision.NONE
+        if first.elsewhere
+        else decide(
+            calibration,
+            score=first.score,
+            margin=margin,
+            unknown=pool.unknown,
+            named=first.named,
+            broad=broad_groups(candidates),
+        )
     )
     kept = [c for c in candidates if math.isfinite(c.score)][:top]
     features = {k: v.tolist() for k, v in pool.features.items()}

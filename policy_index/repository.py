@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.db import session_factory
 from policy_index.conditions import parse_conditions, to_json
+from policy_index.dates import Precision, precision_of, with_precision
+from policy_index.export import DATE_FIELDS
 from policy_index.interchange import read_library
 from policy_index.model import Alias, Guide, Interpretation, Level, Library, Policy, QAPair, Status
 from policy_index.tables import AliasRow, InterpretationRow, LibraryState, PolicyRow, QAPairRow
@@ -29,6 +31,17 @@ class ImportResult:
     revision: int
 
 
+def _precision(day: date | None) -> str | None:
+    """What the precision column keeps: NULL for a whole date (and for none)."""
+    if day is None or (precision := precision_of(day)) is Precision.DAY:
+        return None
+    return precision.value
+
+
+def _dated(day: date | None, precision: str | None) -> date | None:
+    return None if day is None else with_precision(day, precision)
+
+
 def _policy_values(p: Policy, now: datetime) -> dict[str, Any]:
     return {
         "id": p.id,
@@ -40,6 +53,7 @@ def _policy_values(p: Policy, now: datetime) -> dict[str, Any]:
         "date": p.date,
         "effective_date": p.effective_date,
         "expiry_date": p.expiry_date,
+        **{f"{n}_precision": _precision(getattr(p, n)) for n in DATE_FIELDS},
         "status": p.status.value,
         "replaced_by": p.replaced_by,
         "audience": list(p.audience),
@@ -84,9 +98,9 @@ def _policy(row: PolicyRow, interpretations: list[InterpretationRow]) -> Policy:
         issuer=row.issuer,
         level=Level(row.level) if row.level else None,
         region=row.region,
-        date=row.date,
-        effective_date=row.effective_date,
-        expiry_date=row.expiry_date,
+        date=_dated(row.date, row.date_precision),
+        effective_date=_dated(row.effective_date, row.effective_date_precision),
+        expiry_date=_dated(row.expiry_date, row.expiry_date_precision),
         status=Status(row.status),
         replaced_by=row.replaced_by,
         audience=tuple(row.audience or ()),

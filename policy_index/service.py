@@ -45,8 +45,10 @@ class PolicyService:
         shed_at: int = 0,
         vector_budget_s: float = 0.0,
         embedder: Callable[[], Embedder | None] = load_embedder,
+        home_region: str | None = None,
     ) -> None:
         self._repo = LibraryRepository(engine)
+        self._home_region = home_region  # the deployment's place, e.g. 江屿省云州市青禾区
         self._want_vectors = embeddings
         self._load_embedder = embedder
         self._cache_file = cache_file
@@ -80,7 +82,9 @@ class PolicyService:
             logger.exception("policy library unavailable", extra={"action": "index_failed"})
             return
         self._index = await in_background(
-            functools.partial(build_index, library, revision=revision)
+            functools.partial(
+                build_index, library, revision=revision, home_region=self._home_region
+            )
         )
         logger.info(
             "policy index ready: %d entries, revision %d, %.1f s",
@@ -145,7 +149,13 @@ class PolicyService:
             return True
 
     def _build(self, library: Library, revision: int) -> PolicyIndex:
-        index = build_index(library, embedder=self._embedder, cache=self._cache, revision=revision)
+        index = build_index(
+            library,
+            embedder=self._embedder,
+            cache=self._cache,
+            revision=revision,
+            home_region=self._home_region,
+        )
         if self._embedder is not None and self._cache_file is not None:
             with contextlib.suppress(OSError):
                 self._cache.save(self._cache_file)

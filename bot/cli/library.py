@@ -71,6 +71,7 @@ def cmd_match(args: argparse.Namespace) -> int:
             embeddings=not args.no_embeddings,
             cache_file=settings.state_dir / "embeddings.npz",
             bands=settings.matcher.bands(),
+            home_region=args.home_region or settings.home_region,
         )
     except PolicyIndexError as exc:
         return fail(str(exc))
@@ -117,5 +118,9 @@ def add_parser(sub: Any) -> None:
     )
     matcher.add_argument(
         "--no-embeddings", action="store_true", help="lexical matching only (no sentence vectors)"
+    )
+    matcher.add_argument(
+        "--home-region",
+        help="the place the library serves, e.g. 江屿省云州市青禾区 (default: GONGKAI_HOME_REGION)",
     )
     matcher.set_defaults(func=cmd_match)

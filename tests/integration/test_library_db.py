@@ -57,6 +57,9 @@ class SlowEmbedder:
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self._vectors(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
+
 
 async def test_import_export_round_trip_and_idempotent_reimport(engine: AsyncEngine) -> None:
     repo = LibraryRepository(engine)
@@ -240,3 +243,28 @@ async def test_background_work_runs_in_a_daemon_thread_and_reports_errors() -> N
 
     with pytest.raises(ValueError, match="bad library"):
         await in_background(broken)
+
+
+async def test_partial_dates_keep_their_precision_in_the_database(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    path = tmp_path / "catalogue.jsonl"
+    records = [
+        {"id": "y", "title": "某县养老服务补贴办法", "date": "2022", "expiry_date": "2025"},
+        {
+            "id": "m",
+            "title": "某县低保标准调整通知",
+            "date": "2023-02",
+            "effective_date": "2023-03",
+        },
+        {"id": "d", "title": "某县临时救助办法", "date": "2023-02-15", "expiry_date": "2024-02"},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8")
+    repo = LibraryRepository(engine)
+    await repo.import_files([path])
+    loaded = await repo.load()
+    written = {r["id"]: r for r in map(json.loads, dump_library(loaded))}
+    for record in records:
+        assert {k: v for k, v in written[record["id"]].items() if "date" in k} == {
+            k: v for k, v in record.items() if "date" in k
+        }

@@ -44,6 +44,9 @@ class HashingEmbedder:
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self._vectors(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self._vectors(texts)
+
 
 @lru_cache(maxsize=1)
 def indexes() -> tuple[PolicyIndex, PolicyIndex, HashingEmbedder]:

@@ -146,7 +146,9 @@ def test_quality_on_questions_written_after_the_fit() -> None:
 def test_answers_carry_calibrated_scores_in_order(query: str) -> None:
     result = match(sample_index(), query)
     scores = [c.score for c in result.candidates]
-    assert scores == sorted(scores, reverse=True)
+    # in order of confidence; equal fits (to two decimals) may come home first, then newer
+    shown = [round(s, 2) for s in scores]
+    assert shown == sorted(shown, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert len(result.candidates) <= 5
 

@@ -23,6 +23,9 @@ class CountingEmbedder:
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self.queries(texts)
 
+    def documents(self, texts: Sequence[str]) -> Vectors:
+        return self.queries(texts)
+
 
 def test_a_repeated_question_is_embedded_once_and_old_ones_are_forgotten() -> None:
     inner = CountingEmbedder()
