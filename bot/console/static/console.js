@@ -36,7 +36,7 @@
       const p = data.preview;
       if (p.template) {
         const box = el("div", "tmsg");
-        box.append(el("div", "tmsg-title", p.keywords.length ? p.keywords[0].value : ""));
+        box.append(el("div", "tmsg-title", phone.dataset.account));
         p.keywords.forEach((k) => {
           const row = el("div", "kw");
           row.append(el("span", "kw-l", k.label), el("span", "kw-v" + (k.cut ? " cut" : ""), k.value));
