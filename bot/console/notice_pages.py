@@ -104,8 +104,12 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(v for v in SPLIT.split(str(value or "")) if v)
 
 
-def content_from_form(form: Any) -> NoticeContent:
-    """The notice the compose form describes (checked by ``push.notice_rules.checked``)."""
+def content_from_form(form: Any, editing: NoticeContent | None = None) -> NoticeContent:
+    """The notice the compose form describes (checked by ``push.notice_rules.checked``).
+
+    A correction (更正) keeps its audience — the recipients of the notice it corrects — so its
+    form has no audience fields.
+    """
     try:
         channel = Channel(str(form.get("channel") or Channel.TEMPLATE.value))
     except ValueError:
@@ -118,7 +122,13 @@ def content_from_form(form: Any) -> NoticeContent:
         url=url,
         channel=channel,
     )
-    if audience == "all":
+    if editing is not None and editing.corrects_id is not None:
+        content = NoticeContent(
+            **{**_plain(base), "channel": editing.channel},
+            to_all=editing.to_all,
+            corrects_id=editing.corrects_id,
+        )
+    elif audience == "all":
         content = NoticeContent(**{**_plain(base), "channel": Channel.MASS, "to_all": True})
     elif audience == "policy":
         content = NoticeContent(
@@ -246,7 +256,7 @@ async def edit(request: web.Request) -> web.Response:
     desk = _desk(request)
     notice = await desk.get(_id(request))
     try:
-        content = content_from_form(form)
+        content = content_from_form(form, notice.content)
         changes = {
             name: getattr(content, name)
             for name in FIELD_NAMES
@@ -276,11 +286,16 @@ async def notice_page(request: web.Request) -> web.Response:
     desk = _desk(request)
     notice = await desk.get(_id(request))
     history = await desk.history(notice.id)
-    audience: Any = None
-    try:
-        audience = await desk.preview(notice.id)
-    except Refused as exc:
-        audience = str(exc)
+    audience: dict[str, int] | str
+    if notice.state in (NoticeState.SENDING, NoticeState.DONE, NoticeState.CANCELLED):
+        status = await desk.status(notice.id)  # the recipients it was given to
+        audience = {"count": status.audience, "maybe": status.maybe}
+    else:
+        try:
+            count = await desk.preview(notice.id)  # who it would go to now
+            audience = {"count": count.recipients, "maybe": count.maybe}
+        except Refused as exc:
+            audience = str(exc)
     user = request[USER]
     writers = {e.actor for e in history if e.action in ("notice.create", "notice.edit")}
     ctx = {
@@ -381,8 +396,11 @@ async def preview_json(request: web.Request) -> web.Response:
         raise Refused("请求内容必须是 JSON 对象。")
     desk = _desk(request)
     when = now()
+    editing = None
+    if str(data.get("notice_id") or "").isdigit():
+        editing = (await desk.get(int(data["notice_id"]))).content
     try:
-        content = content_from_form(data)
+        content = content_from_form(data, editing)
     except Refused as exc:
         return web.json_response({"problem": str(exc)}, dumps=_dumps)
     result: dict[str, Any] = {"preview": wechat_preview(content, _fields(request), when)}

@@ -300,3 +300,48 @@ async def test_compose_review_and_send_through_the_pages(
         REVIEWER,
     ]
     assert ADMIN  # (the admin account exists; its rights are push.staff's, tested there)
+
+
+async def test_an_admin_author_is_shown_why_they_cannot_approve(
+    console: Client, engine: AsyncEngine
+) -> None:
+    await add_subscribers(engine, "就业创业", ["oSub000009"])
+    await sign_in(console, ADMIN)
+    csrf = await token(console, "/console/notices/new")
+    form = {
+        "_csrf": csrf,
+        "title": "招聘会通知",
+        "body": "12月10日上午九点，县人才市场。",
+        "audience": "topics",
+        "topics": "就业创业",
+    }
+    resp = await console.post("/console/notices/new", data=form, allow_redirects=False)
+    notice_path = resp.headers["Location"]
+    await console.post(f"{notice_path}/submit", data={"_csrf": csrf})
+    page = await (await console.get(notice_path)).text()
+    assert "您撰写或修改过这条通知，不能审核它" in page
+    assert 'action="/console/notices/1/approve"' not in page  # no button that cannot work
+    # Sent anyway (a stale tab, a crafted form): refused by the desk, the reason on the page.
+    resp = await console.post(
+        f"{notice_path}/approve",
+        data={"_csrf": csrf},
+        headers={"Referer": str(console.make_url(notice_path))},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+    assert resp.headers["Location"] == notice_path
+    page = await (await console.get(notice_path)).text()
+    assert "审核人不能是撰稿人本人。" in page
+    assert "待审核" in page
+
+
+async def test_pages_carry_security_headers(console: Client) -> None:
+    resp = await console.get("/console/login")
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
+    css = await console.get("/console/static/console.css")
+    assert css.status == 200  # static files need no session
+    assert "Cache-Control" not in css.headers or css.headers["Cache-Control"] != "no-store"
+    assert (await console.get("/console/static/../web.py")).status in (403, 404)

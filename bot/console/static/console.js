@@ -12,6 +12,11 @@
     return e;
   }
 
+  // Forms that ask before they go (cancelling a notice).
+  document.querySelectorAll("form[data-confirm]").forEach((f) => {
+    f.addEventListener("submit", (e) => { if (!window.confirm(f.dataset.confirm)) e.preventDefault(); });
+  });
+
   // --- compose: live preview of the WeChat message and the audience count ---------------------
   const form = document.getElementById("compose");
   if (form) {
