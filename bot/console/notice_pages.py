@@ -350,8 +350,10 @@ def _entry(e: AuditEntry) -> dict[str, Any]:
         parts.append(f"意见：{d['comment']}")
     if "recipients" in d:
         parts.append(f"预计接收 {d['recipients']} 人")
-    if d.get("at"):
-        parts.append(f"发送时间 {d['at']}")
+    if d.get("now"):
+        parts.append("立即发送")
+    elif d.get("at"):
+        parts.append(f"定时 {_shown(datetime.fromisoformat(str(d['at'])))}")
     if d.get("to"):
         parts.append(f"试发给 {d['to']}" + ("" if d.get("ok", True) else "（失败）"))
     if d.get("reason"):
