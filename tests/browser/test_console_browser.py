@@ -129,10 +129,30 @@ async def test_compose_review_send_and_watch_progress(
     assert await page.text_content("#state") == "待审核"
     await sign_out(page)
 
-    # A reviewer approves from the queue and sends it now.
+    # A reviewer sends it back with a comment; the editor changes the body and resubmits.
     await sign_in(page, site, REVIEWER, PASSWORD)
     await page.click("nav >> text=待我审核")
     await page.click(f"text={TITLE}")
+    await page.fill("textarea[name=comment]", "请写明截止时间")
+    await page.click("button:has-text('退回修改')")
+    await page.wait_for_selector("text=已退回撰稿人修改")
+    await sign_out(page)
+    await sign_in(page, site, EDITOR, PASSWORD)
+    await page.goto(notice_url)
+    assert "请写明截止时间" in await page.inner_text("main")
+    await page.click("a:has-text('修改')")
+    await page.fill("textarea[name=body]", BODY.replace("3月31日。", "3月31日24时。"))
+    await page.click("button:has-text('保存草稿')")
+    await page.click("button:has-text('提交审核')")
+    await page.wait_for_selector("text=已提交审核")
+    await sign_out(page)
+
+    # The reviewer sees what changed since the version they sent back, approves, sends now.
+    await sign_in(page, site, REVIEWER, PASSWORD)
+    await page.click("nav >> text=待我审核")
+    await page.click(f"text={TITLE}")
+    assert await page.text_content("#review ins") == "24时"
+    await page.screenshot(path=str(screenshots / "review.png"), full_page=True)
     await page.fill("textarea[name=comment]", "同意发布")
     await page.click("button:has-text('批准')")
     await page.wait_for_selector("text=已批准。")
