@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.console.notice_pages import content_from_form, form_of
+from bot.console.notice_forms import content_from_form, form_of
 from bot.console.preview import content_diff, content_from_json, content_json, wechat_preview
 from push.notice_rules import NoticeContent
 from push.tables import Channel
