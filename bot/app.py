@@ -3,7 +3,7 @@
 Every resource (database engine, HTTP session, WeChat sender, background tasks) is opened and
 closed in its own cleanup context, in order; shared objects live on the app under typed keys.
 The staff JSON API (``bot.console``) is a sub-application under ``/staff/api/``, mounted only
-when a staff token is configured.
+when a staff token is configured; the staff console's pages are one under ``/console``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from bot.config import Settings
 from bot.console.api import PREFIX as STAFF_API_PREFIX
 from bot.console.api import staff_api
 from bot.console.desk import StaffDesk
+from bot.console.web import PREFIX as CONSOLE_PREFIX
+from bot.console.web import console_app
 from bot.conversations import SqlConversationStore
 from bot.db import create_engine, ping
 from bot.metrics import Metrics
@@ -81,6 +83,7 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     if (console := staff_api(settings)) is not None:  # no staff token: no staff API (404)
         app.add_subapp(STAFF_API_PREFIX, console)
+    app.add_subapp(CONSOLE_PREFIX, console_app(settings))  # the staff console (sign-in required)
     return app
 
 

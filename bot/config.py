@@ -141,6 +141,17 @@ class StaffSettings(BaseModel):
         description="Bearer token of the staff API; unset = the API is off (local mode "
         "generates one)",
     )
+    console_secure_cookies: bool = Field(
+        default=False,
+        description="Mark the staff console's session cookie Secure (set true when the console "
+        "is served over https, as behind the reverse proxy in production)",
+    )
+    console_idle_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=240,
+        description="Minutes without a request after which a console session ends",
+    )
     similarity: float = Field(
         default=0.6,
         gt=0,

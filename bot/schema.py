@@ -12,6 +12,10 @@ from bot import (  # noqa: F401 - each module registers its tables
     models,  # callback receipts, nonces, access token
     questions,  # the question log and unanswered inbox
 )
+from bot.console import (  # noqa: F401 - the staff console's tables
+    sessions,  # sessions
+    versions,  # notice versions for the reviewer's diff
+)
 from bot.db import Base
 
 

@@ -1,4 +1,4 @@
-"""push: topics, subscribers, enterprises, staff, audit, notices, outbox; policy conditions
+"""push and console: topics, subscribers, enterprises, staff, audit, notices, outbox, sessions
 
 Revision ID: 0006
 Revises: 0005
@@ -34,6 +34,27 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
         batch_op.create_index("ix_audit_log_object", ["object_type", "object_id"], unique=False)
+
+    op.create_table(
+        "console_notice_version",
+        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("content", sa.JSON(), nullable=False),
+        sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "notice_id", "content_hash", name=op.f("pk_console_notice_version")
+        ),
+    )
+    op.create_table(
+        "console_session",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_console_session")),
+    )
+    with op.batch_alter_table("console_session", schema=None) as batch_op:
+        batch_op.create_index("ix_console_session_last_seen", ["last_seen"], unique=False)
 
     op.create_table(
         "enterprise",
@@ -323,6 +344,11 @@ def downgrade() -> None:
     op.drop_table("notice")
     op.drop_table("enterprise_bind_failure")
     op.drop_table("enterprise")
+    with op.batch_alter_table("console_session", schema=None) as batch_op:
+        batch_op.drop_index("ix_console_session_last_seen")
+
+    op.drop_table("console_session")
+    op.drop_table("console_notice_version")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_object")
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))

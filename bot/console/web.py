@@ -1,0 +1,321 @@
+"""The staff console (工作人员控制台): server-rendered pages under ``/console``.
+
+A sub-application of the service (``bot.app.create_app`` mounts it), over the same service layer
+as the JSON staff API and the command line (``push.notices``, ``push.staff``). Three middlewares,
+in this order, guard every request:
+
+1. **sessions** (aiohttp-session over ``bot.console.sessions``: server-side, HttpOnly,
+   SameSite=Strict, Secure when ``GONGKAI_STAFF__CONSOLE_SECURE_COOKIES``);
+2. **the guard** (``_guard``): deny by default — a route without an ``access`` mark is 404; a
+   state-changing request needs the session's CSRF token (form field ``_csrf`` or header
+   ``X-CSRF-Token``) and, when the browser sends one, a same-host ``Origin`` (403 otherwise);
+   every route but the sign-in page needs a signed-in, active account whose role grants the
+   route's permission (re-read from the database on each request, so a role change or a
+   disabled account takes effect at once);
+3. refusals from the service layer (``push.staff.Refused``) become a message on the page the
+   staff member came from (or ``{"error": …}`` for the JSON endpoints).
+
+Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
+audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
+The notices pages are in ``bot.console.notice_pages``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import Session, get_session, session_middleware
+
+from bot import keys
+from bot.config import Settings
+from bot.console.sessions import EXPIRED, DatabaseStorage, rotate, sweep
+from push import audit, staff
+from push.staff import ROLE_NAMES, Permission, Refused, StaffUser
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/console"
+HERE = Path(__file__).parent
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+ACCESS = "console_access"
+CSRF_REFUSED = "请求缺少有效的安全校验（CSRF）令牌，已拒绝。请刷新页面后重试。"
+
+Rule = Permission | Literal["public", "signed_in"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
+
+USER: web.RequestKey[StaffUser] = web.RequestKey("console_user", StaffUser)
+CSRF: web.RequestKey[str] = web.RequestKey("console_csrf", str)
+IDLE: web.AppKey[timedelta] = web.AppKey("console_idle", timedelta)
+
+
+def access(rule: Rule) -> Callable[[H], H]:
+    """Mark a handler with who may use it: ``"public"``, ``"signed_in"`` or a permission."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, ACCESS, rule)
+        return handler
+
+    return mark
+
+
+def console_app(settings: Settings) -> web.Application:
+    from bot.console.notice_pages import add_notice_pages
+
+    idle = timedelta(minutes=settings.staff.console_idle_minutes)
+    storage = DatabaseStorage(idle=idle, secure=settings.staff.console_secure_cookies)
+    app = web.Application(middlewares=[session_middleware(storage), _guard])
+    app[IDLE] = idle
+    app.on_response_prepare.append(_security_headers)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("bot.console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_static("/static", HERE / "static", name="static")
+    app.router.add_get("", home)
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login_page, name="login_page")
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    add_notice_pages(app)
+    return app
+
+
+# --- the guard ----------------------------------------------------------------------------------
+
+# Our own scripts and styles only (no inline script: CSP blocks injected ones), never framed
+# (clickjacking), forms only to us; pages not cached (a shared office PC's back button).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    if not isinstance(request.match_info.route.resource, web.StaticResource):
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin is None  # "null" (sandboxed or privacy-stripped) is refused
+    return urlsplit(origin).netloc == request.host
+
+
+async def _csrf_ok(request: web.Request, expected: str) -> bool:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        value = (await request.post()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.endswith(".json")
+
+
+def _refuse(request: web.Request, message: str, status: int) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"error": message}, status=status)
+    return aiohttp_jinja2.render_template(
+        "refused.html", request, _context(request, {"message": message}), status=status
+    )
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    match = request.match_info
+    if match.http_exception is not None:
+        raise match.http_exception
+    if isinstance(match.route.resource, web.StaticResource):
+        return await handler(request)
+    rule: Rule | None = getattr(match.handler, ACCESS, None)
+    if rule is None:  # deny by default: a route nobody marked is not served
+        raise web.HTTPNotFound()
+    session = await get_session(request)
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    request[CSRF] = session["csrf"]
+    if request.method not in SAFE_METHODS and not (
+        _same_origin(request) and await _csrf_ok(request, session["csrf"])
+    ):
+        logger.warning(
+            "console: refused a request without a valid CSRF token",
+            extra={"action": "console_csrf_refused", "path": request.path},
+        )
+        return _refuse(request, CSRF_REFUSED, 403)
+    if rule == "public":
+        return await handler(request)
+    user = await _signed_in(request, session.get("user"))
+    if user is None:
+        return _to_login(request, session)
+    request[USER] = user
+    try:
+        if isinstance(rule, Permission):
+            staff.require(user, rule)
+    except Refused as exc:
+        return _refuse(request, str(exc), exc.status)
+    try:
+        return await handler(request)
+    except Refused as exc:
+        return await _refused_step(request, exc)
+
+
+def _to_login(request: web.Request, session: Session) -> web.Response:
+    if session.get("user"):
+        session.invalidate()
+    if wants_json(request):
+        return web.json_response({"error": "登录已失效，请重新登录。"}, status=401)
+    expired = "expired=1&" if request.get(EXPIRED) else ""
+    target = request.path_qs if request.method == "GET" else f"{PREFIX}/"
+    login = request.app.router["login_page"].url_for()
+    raise web.HTTPSeeOther(f"{login}?{expired}next={quote(target)}")
+
+
+async def _signed_in(request: web.Request, name: Any) -> StaffUser | None:
+    if not isinstance(name, str):
+        return None
+    user = await staff.get(request.config_dict[keys.ENGINE], name)
+    return user if user is not None and user.active else None
+
+
+async def _refused_step(request: web.Request, exc: Refused) -> web.StreamResponse:
+    """A step the service layer refused: shown on the page the staff member came from."""
+    if wants_json(request) or request.method in SAFE_METHODS:
+        return _refuse(request, str(exc), exc.status)
+    await flash(request, str(exc), "error")
+    back = request.headers.get("Referer", "")
+    parts = urlsplit(back)
+    path = parts.path if parts.netloc == request.host and parts.path.startswith(PREFIX) else None
+    raise web.HTTPSeeOther(path + (f"?{parts.query}" if parts.query else "") if path else PREFIX)
+
+
+# --- shared by the pages ------------------------------------------------------------------------
+
+
+async def flash(request: web.Request, text: str, kind: Literal["ok", "error"] = "ok") -> None:
+    session = await get_session(request)
+    session["flash"] = [*session.get("flash", []), {"kind": kind, "text": text}]
+
+
+def _context(request: web.Request, extra: dict[str, Any]) -> dict[str, Any]:
+    user = request.get(USER)
+    return {
+        "prefix": PREFIX,
+        "user": user,
+        "role_name": ROLE_NAMES[user.role] if user else "",
+        "may": (lambda p: user.may(Permission(p))) if user else (lambda p: False),
+        "csrf": request.get(CSRF, ""),
+        "csrf_field": CSRF_FIELD,
+        "flashes": [],
+        "account_name": request.config_dict[keys.SETTINGS].account_name,
+        **extra,
+    }
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    session = await get_session(request)
+    flashes = session.pop("flash", [])
+    ctx = _context(request, context)
+    ctx["flashes"] = flashes
+    return aiohttp_jinja2.render_template(template, request, ctx, status=status)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- signing in and out -------------------------------------------------------------------------
+
+
+def _next(value: str | None) -> str:
+    """Only our own pages are followed after sign-in (no open redirect)."""
+    if value and value.startswith(PREFIX + "/") and "\\" not in value:
+        return value
+    return f"{PREFIX}/notices"
+
+
+@access("signed_in")
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther(f"{PREFIX}/notices")
+
+
+@access("public")
+async def login_page(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    if await _signed_in(request, session.get("user")) is not None:
+        raise web.HTTPSeeOther(_next(request.query.get("next")))
+    notice = None
+    if request.query.get("expired"):
+        notice = "长时间未操作，已自动退出，请重新登录。"
+    elif request.query.get("bye"):
+        notice = "您已安全退出。"
+    context = {"next": _next(request.query.get("next")), "error": None, "notice": notice}
+    return await render(request, "login.html", context)
+
+
+@access("public")
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    name = str(form.get("name", "")).strip()
+    password = str(form.get("password", ""))
+    target = _next(str(form.get("next", "")))
+    engine = request.config_dict[keys.ENGINE]
+    try:
+        if not name or not password:
+            raise Refused("请输入姓名和密码。")
+        user = await staff.authenticate(engine, name, password, now())
+    except Refused as exc:
+        logger.info("console: sign-in refused", extra={"action": "console_login_refused"})
+        context = {"next": target, "error": str(exc), "notice": None, "name": name}
+        return await render(request, "login.html", context, status=exc.status)
+    session = await rotate(request)  # a new id: no session fixation
+    session["user"] = user.name
+    session["csrf"] = secrets.token_urlsafe(32)
+    await sweep(engine, request.app[IDLE])
+    logger.info("console: signed in", extra={"action": "console_login"})
+    raise web.HTTPSeeOther(target)
+
+
+@access("signed_in")
+async def logout(request: web.Request) -> web.Response:
+    user = request[USER]
+    async with request.config_dict[keys.ENGINE].begin() as conn:
+        await audit.record(
+            conn,
+            actor=user.name,
+            action="user.logout",
+            object_type="user",
+            object_id=user.name,
+            at=now(),
+        )
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPSeeOther(f"{PREFIX}/login?bye=1")
