@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings, with_local_credentials
@@ -121,3 +124,32 @@ def on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]])
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def guarded(*refusals: type[Exception]) -> Callable[[Command], Command]:
+    """A command whose refusals (``refusals``: the service said no, with a reason for staff)
+    exit 1 with the reason, and whose database, when not ready, is named as the cause."""
+
+    def wrap(command: Command) -> Command:
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return command(args)
+            except refusals as exc:
+                return fail(str(exc), 1)
+            except SQLAlchemyError as exc:
+                return fail(
+                    f"the database is not ready ({type(exc).__name__}); check "
+                    "GONGKAI_DATABASE_URL and run `gongkai db upgrade`.",
+                    1,
+                )
+
+        return run
+
+    return wrap
+
+
+def print_json(data: Any) -> None:
+    say(json.dumps(data, ensure_ascii=False, indent=2))

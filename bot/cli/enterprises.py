@@ -17,9 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.cli.common import command_settings, fail, migrate_if_local, say
+from bot.cli.common import command_settings, fail, guarded, migrate_if_local, print_json, say
 from bot.db import create_engine
 from bot.log_setup import configure_logging
 from policy_index.index import LOCAL_TZ
@@ -46,24 +44,7 @@ def _run(work: Callable[[Enterprises], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except EnterpriseError as exc:
-            return fail(str(exc), 1)
-        except SQLAlchemyError as exc:
-            return fail(
-                f"the database is not ready ({type(exc).__name__}); check GONGKAI_DATABASE_URL "
-                "and run `gongkai db upgrade`.",
-                1,
-            )
-
-    return run
-
-
-def _print_json(data: Any) -> None:
-    say(json.dumps(data, ensure_ascii=False, indent=2))
+_guarded = guarded(EnterpriseError)
 
 
 @_guarded
@@ -86,7 +67,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     enterprises = _run(lambda service: service.all())
     if args.json:
-        _print_json([e.to_json() for e in enterprises])
+        print_json([e.to_json() for e in enterprises])
         return 0
     if not enterprises:
         say("还没有企业档案。用 `gongkai enterprises import FILE` 导入。")
@@ -173,7 +154,7 @@ def cmd_eligible(args: argparse.Namespace) -> int:
     policy, result = found
     status = policy.status_on(datetime.now(LOCAL_TZ).date())
     if args.json:
-        _print_json(
+        print_json(
             {
                 "policy": result.policy_id,
                 "status": status.value,

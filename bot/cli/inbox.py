@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.cli.common import command_settings, fail, migrate_if_local, say, wechat_client
+from bot.cli.common import (
+    command_settings,
+    fail,
+    guarded,
+    migrate_if_local,
+    print_json,
+    say,
+    wechat_client,
+)
 from bot.config import Settings
 from bot.console.desk import AnswerOutcome, AnswerRequest, DeskError, StaffDesk
 from bot.console.views import answer_json, group_json, local, outcome_json
@@ -103,32 +108,15 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
-def _print_json(data: Any) -> None:
-    say(json.dumps(data, ensure_ascii=False, indent=2))
-
-
 def _short(moment: datetime) -> str:
     shown = moment.astimezone(LOCAL_TZ)
     return f"{shown.month}月{shown.day}日 {shown:%H:%M}"
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except DeskError as exc:
-            return fail(str(exc), 1)
-        except SQLAlchemyError as exc:
-            return fail(
-                f"the database is not ready ({type(exc).__name__}); check GONGKAI_DATABASE_URL "
-                "and run `gongkai db upgrade`.",
-                1,
-            )
-
-    return run
-
-
 # --- gongkai inbox list ---------------------------------------------------------------------------
+
+
+_guarded = guarded(DeskError)
 
 
 @_guarded
@@ -141,7 +129,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     (groups, now), _local = _run(settings, work)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "open_questions": sum(len(g.questions) for g in groups),
                 "similarity_threshold": settings.staff.similarity,
@@ -204,7 +192,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
 
     outcome, local_fake = _run(settings, work, sends=True)
     if args.json:
-        _print_json(outcome_json(outcome))
+        print_json(outcome_json(outcome))
     else:
         _say_outcome(outcome)
     if local_fake:
@@ -270,7 +258,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
 def _say_answer(answer: Answer, *, as_json: bool) -> None:
     if as_json:
-        _print_json(answer_json(answer))
+        print_json(answer_json(answer))
         return
     by = f"，{answer.author}" if answer.author else ""
     say(f"答复 {answer.id}（{local(answer.created_at)}{by}）")

@@ -20,14 +20,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.common import (
     command_settings,
-    fail,
+    guarded,
     migrate_if_local,
     on_database,
+    print_json,
     say,
     wechat_client,
 )
@@ -61,26 +61,6 @@ def _run(work: Callable[[NoticeDesk], Awaitable[T]]) -> T:
     return on_database(_prepare(), with_desk)
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except Refused as exc:
-            return fail(str(exc), 1)
-        except SQLAlchemyError as exc:
-            return fail(
-                f"the database is not ready ({type(exc).__name__}); check GONGKAI_DATABASE_URL "
-                "and run `gongkai db upgrade`.",
-                1,
-            )
-
-    return run
-
-
-def _print_json(data: Any) -> None:
-    say(json.dumps(data, ensure_ascii=False, indent=2))
-
-
 def _line(notice: Notice) -> str:
     return (
         f"通知 {notice.id}「{notice.content.title}」  {STATE_NAMES[notice.state]}"
@@ -100,6 +80,9 @@ def _body(args: argparse.Namespace) -> str | None:
 # --- the steps --------------------------------------------------------------------------------
 
 
+_guarded = guarded(Refused)
+
+
 @_guarded
 def cmd_create(args: argparse.Namespace) -> int:
     channel = args.channel or (Channel.MASS.value if args.all else Channel.TEMPLATE.value)
@@ -117,7 +100,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     )
     notice = _run(lambda desk: desk.create(args.by, content))
     if args.json:
-        _print_json({"id": notice.id, "state": notice.state.value})
+        print_json({"id": notice.id, "state": notice.state.value})
     else:
         say(f"已保存草稿：{_line(notice)}")
         say(f"下一步：gongkai notice submit {notice.id} --by {args.by}")
@@ -126,7 +109,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def _stepped(notice: Notice, args: argparse.Namespace, done: str) -> int:
     if args.json:
-        _print_json(notice.to_json())
+        print_json(notice.to_json())
     else:
         say(f"{done}：{_line(notice)}")
     return 0
@@ -180,7 +163,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     notice = _run(work)
     if args.json:
-        _print_json(notice.to_json())
+        print_json(notice.to_json())
     elif args.at:
         shown = notice.to_json()["scheduled_at"]
         say(f"已定时，将于 {shown}（北京时间）开始发送：{_line(notice)}")
@@ -200,7 +183,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
     body = _body(args) or ""
     notice = _run(lambda d: d.correct(args.id, args.by, body, title=args.title, url=args.url))
     if args.json:
-        _print_json(notice.to_json())
+        print_json(notice.to_json())
     else:
         say(f"已保存更正通知草稿：{_line(notice)}")
         say(f"更正通知同样需要审核：gongkai notice submit {notice.id} --by {args.by}")
@@ -238,7 +221,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     notice, history = _run(work)
     if args.json:
-        _print_json({**notice.to_json(), "history": [e.to_json() for e in history]})
+        print_json({**notice.to_json(), "history": [e.to_json() for e in history]})
         return 0
     data = notice.to_json()
     say(_line(notice))
@@ -267,7 +250,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     notices = _run(lambda d: d.listing(args.state, args.limit))
     if args.json:
-        _print_json([n.to_json() for n in notices])
+        print_json([n.to_json() for n in notices])
         return 0
     if not notices:
         say("没有通知。")
@@ -292,7 +275,7 @@ def _say_status(status: NoticeStatus) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     status = _run(lambda d: d.status(args.id))
     if args.json:
-        _print_json(status.to_json())
+        print_json(status.to_json())
     else:
         _say_status(status)
     return 0
@@ -302,7 +285,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     count = _run(lambda d: d.preview(args.id))
     if args.json:
-        _print_json({"recipients": count.recipients, "maybe": count.maybe})
+        print_json({"recipients": count.recipients, "maybe": count.maybe})
     else:
         say(f"通知 {args.id} 现在发送的话：接收人 {count.recipients}，可能符合 {count.maybe}")
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.cli.common import say
-from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _prepare, _print_json, _run
+from bot.cli.common import print_json, say
+from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _prepare, _run
 from bot.console.desk import StaffDesk
 from bot.inbox import DeliveryStatus
 from bot.stats import Report
@@ -34,7 +34,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     report, _local = _run(settings, work)
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         _say_report(report)
     return 0
