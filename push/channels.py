@@ -65,7 +65,7 @@ class Sender(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class NoticeContent:
+class OutgoingNotice:
     """What a notice says, as every channel needs it."""
 
     id: int
@@ -93,7 +93,7 @@ def cut(value: str, limit: int = TEMPLATE_VALUE_LIMIT) -> str:
 
 
 def template_data(
-    content: NoticeContent, fields: dict[str, str], reason: str | None
+    content: OutgoingNotice, fields: dict[str, str], reason: str | None
 ) -> dict[str, str]:
     """Fill the configured template keywords (``GONGKAI_PUSH__TEMPLATE_FIELDS``)."""
     values = {
@@ -118,7 +118,7 @@ def reason_of(row: Claimed) -> str | None:
 
 
 async def send(
-    sender: Sender, row: Claimed, content: NoticeContent, settings: PushSettings
+    sender: Sender, row: Claimed, content: OutgoingNotice, settings: PushSettings
 ) -> str | None:
     """Send one delivery on its channel; returns WeChat's msgid if it gives one."""
     reason = reason_of(row)
@@ -212,10 +212,10 @@ def _api_error(
     return Outcome(DeliveryState.FAILED, errcode=code, reason=exc.action.value)
 
 
-def content_of(row: Any) -> NoticeContent:
+def content_of(row: Any) -> OutgoingNotice:
     """A notice row (mapping) as the channels need it."""
     when = row["approved_at"] or row["scheduled_at"] or row["created_at"]
-    return NoticeContent(
+    return OutgoingNotice(
         id=row["id"],
         title=row["title"],
         body=row["body"],

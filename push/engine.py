@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from policy_index.model import Policy
 from policy_index.repository import LibraryRepository
 from push import audience, eligibility_audience, outbox
-from push.channels import NoticeContent, Sender, content_of, outcome_of, send
+from push.channels import OutgoingNotice, Sender, content_of, outcome_of, send
 from push.config import PushSettings, QuietHours, local_day_start, next_local_midnight
 from push.outbox import Claimed, Effects, Outcome
 from push.tables import Channel, DeliveryState
@@ -85,7 +85,7 @@ class Dispatcher:
         self.worker = worker or worker_name()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._limits = {ch: AsyncLimiter(settings.rate_per_s, 1.0) for ch in Channel}
-        self._notices: dict[int, NoticeContent] = {}
+        self._notices: dict[int, OutgoingNotice] = {}
         self._paused: dict[str, datetime] = {}
         self._advance_lock = asyncio.Lock()
         self.stats = RunStats()
@@ -126,7 +126,9 @@ class Dispatcher:
 
     async def _materialise_some(self, notice_id: int, now: datetime) -> None:
         notice = await self._tx(lambda c: outbox.notice_row(c, notice_id))
-        if notice["eligible"] and not notice["materialised"]:
+        if notice["materialised"]:
+            return
+        if notice["eligible"]:
             policy = await _policy(self._engine, notice["policy_id"])
             await self._tx(
                 lambda c: eligibility_audience.materialise(c, notice, policy, now, self._quiet)
@@ -137,12 +139,13 @@ class Dispatcher:
                 return
 
     def _materialise(self, conn: Connection, notice_id: int, now: datetime) -> bool:
+        """The next chunk, from the cursor as it stands in this transaction."""
         notice = outbox.notice_row(conn, notice_id)
-        if notice["materialised"]:
+        if notice["materialised"]:  # another worker finished it
             return True
         return audience.materialise_chunk(conn, notice, now, self._quiet)
 
-    async def _content(self, notice_id: int) -> NoticeContent:
+    async def _content(self, notice_id: int) -> OutgoingNotice:
         content = self._notices.get(notice_id)
         if content is None:
             row = await self._tx(lambda c: outbox.notice_row(c, notice_id))

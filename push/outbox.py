@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from bot.db import insert_for
@@ -366,9 +366,3 @@ def waiting(conn: Connection, now: datetime, skip_channels: Iterable[str]) -> da
         leased = leased.where(d.channel.not_in(skip))
     times = [conn.execute(q).scalar_one_or_none() for q in (pending, leased)]
     return min((t for t in times if t is not None), default=None)
-
-
-def forget_deliveries(conn: Connection, openid: str) -> None:
-    """Delivery rows name a person; once the notice is done they are only statistics."""
-    d = DELIVERIES.c
-    conn.execute(delete(DELIVERIES).where(d.openid == openid, d.status.in_(CLAIMABLE)))

@@ -29,7 +29,9 @@ from sqlalchemy.engine import RowMapping
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 
+from policy_index.errors import RecordError
 from push.eligibility import Profile
+from push.errors import PushError
 
 FIELDS = (
     "uscc",
@@ -48,25 +50,14 @@ MAX_EMPLOYEES = 10_000_000
 TEXT_LIMITS = {"name": 200, "industry": 64, "town": 64}
 
 
-class EnterpriseError(Exception):
+class EnterpriseError(PushError):
     """Root of push's enterprise errors: a request about enterprises that cannot be done."""
-
-
-@dataclass(frozen=True, slots=True)
-class RecordProblem:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
 class EnterpriseFormatError(EnterpriseError):
     """The file has bad records; nothing was imported."""
 
-    def __init__(self, problems: list[RecordProblem]) -> None:
+    def __init__(self, problems: list[RecordError]) -> None:
         self.problems = problems
         shown = "\n".join(f"  {p}" for p in problems[:50])
         more = f"\n  ……另有 {len(problems) - 50} 处" if len(problems) > 50 else ""
@@ -212,10 +203,10 @@ def read_profiles(path: Path) -> list[ProfileRecord]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise EnterpriseFormatError(
-            [RecordProblem(str(path), 0, "-", "文件不是 UTF-8 编码")]
+            [RecordError(str(path), 0, "-", "文件不是 UTF-8 编码")]
         ) from None
     records: list[ProfileRecord] = []
-    problems: list[RecordProblem] = []
+    problems: list[RecordError] = []
     seen: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -224,18 +215,18 @@ def read_profiles(path: Path) -> list[ProfileRecord]:
         try:
             raw = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            problems.append(RecordProblem(str(path), lineno, "-", f"不是有效的 JSON（{exc.msg}）"))
+            problems.append(RecordError(str(path), lineno, "-", f"不是有效的 JSON（{exc.msg}）"))
             continue
         if not isinstance(raw, dict):
-            problems.append(RecordProblem(str(path), lineno, "-", "每行应为一个 JSON 对象"))
+            problems.append(RecordError(str(path), lineno, "-", "每行应为一个 JSON 对象"))
             continue
         record, found = parse_record(raw)
-        problems.extend(RecordProblem(str(path), lineno, f, m) for f, m in found)
+        problems.extend(RecordError(str(path), lineno, f, m) for f, m in found)
         code = raw.get("uscc")
         key = normalise_uscc(code) if isinstance(code, str) else None
         if key and key in seen and not any(f == "uscc" for f, _ in found):
             message = f"与第 {seen[key]} 行的统一社会信用代码重复"
-            problems.append(RecordProblem(str(path), lineno, "uscc", message))
+            problems.append(RecordError(str(path), lineno, "uscc", message))
             continue
         if key:
             seen.setdefault(key, lineno)

@@ -68,11 +68,13 @@ def ensure_topics(conn: Connection) -> None:
 
 
 def catalogue(conn: Connection) -> list[Topic]:
-    ensure_topics(conn)
+    """The active topics (a new database gets the default catalogue on first use)."""
     t = TOPICS.c
-    rows = conn.execute(
-        select(t.name, t.aliases, t.description).where(t.active.is_(True)).order_by(t.position)
-    )
+    query = select(t.name, t.aliases, t.description).where(t.active.is_(True)).order_by(t.position)
+    rows = conn.execute(query).all()
+    if not rows:
+        ensure_topics(conn)
+        rows = conn.execute(query).all()
     return [Topic(r.name, tuple(r.aliases or ()), r.description or "") for r in rows]
 
 

@@ -9,21 +9,18 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli.common import command_settings, fail, migrate_if_local, on_database, say
-from bot.log_setup import configure_logging
+from bot.cli.common import (
+    fail,
+    on_database,
+    prepared_settings,
+    say,
+)
 from push import audit
-
-
-def _settings() -> Any:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
-    return settings
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
-        check = on_database(_settings(), audit.verify)
+        check = on_database(prepared_settings(), audit.verify)
     except SQLAlchemyError as exc:
         return fail(f"the database is not ready ({type(exc).__name__}).", 1)
     if args.json:
@@ -55,7 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
 
     try:
-        rows = on_database(_settings(), work)
+        rows = on_database(prepared_settings(), work)
     except SQLAlchemyError as exc:
         return fail(f"the database is not ready ({type(exc).__name__}).", 1)
     if args.json:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings, load_settings, with_local_credentials
 from bot.db import create_engine
+from bot.log_setup import configure_logging
 from bot.token_store import SqlTokenStore
 from bot.wechat.api import DEFAULT_API_BASE_URL, RetryPolicy, WeChatClient
 from bot.wechat.fake_api import FakeWeChatServer
@@ -37,6 +38,14 @@ def command_settings() -> Settings:
     settings = load_settings()
     if settings.local_mode and not settings.production:
         settings = with_local_credentials(settings)
+    return settings
+
+
+def prepared_settings() -> Settings:
+    """A staff command's settings, quiet logging, and (local mode) a current database."""
+    settings = command_settings()
+    configure_logging(json_lines=False, level="WARNING")
+    migrate_if_local(settings)
     return settings
 
 

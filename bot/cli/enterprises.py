@@ -17,9 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.cli.common import command_settings, fail, guarded, migrate_if_local, print_json, say
+from bot.cli.common import (
+    fail,
+    guarded,
+    prepared_settings,
+    print_json,
+    say,
+)
 from bot.db import create_engine
-from bot.log_setup import configure_logging
 from policy_index.index import LOCAL_TZ
 from policy_index.model import Policy, Status
 from push.enterprises import Enterprises
@@ -30,9 +35,7 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[Enterprises], Awaitable[T]]) -> T:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
 
     async def main() -> T:
         engine = create_engine(settings.database_url.get_secret_value())

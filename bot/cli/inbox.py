@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.cli.common import (
-    command_settings,
     fail,
     guarded,
-    migrate_if_local,
+    prepared_settings,
     print_json,
     say,
     wechat_client,
@@ -29,7 +28,6 @@ from bot.console.desk import AnswerOutcome, AnswerRequest, DeskError, StaffDesk
 from bot.console.views import answer_json, group_json, local, outcome_json
 from bot.db import create_engine
 from bot.inbox import Answer, DeliveryStatus, Group
-from bot.log_setup import configure_logging
 from bot.wechat.errcodes import explain
 from policy_index.index import LOCAL_TZ
 
@@ -94,13 +92,6 @@ def _run(
     return asyncio.run(main())
 
 
-def _prepare() -> Settings:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
-    return settings
-
-
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -121,7 +112,7 @@ _guarded = guarded(DeskError)
 
 @_guarded
 def cmd_list(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
     since = datetime.combine(args.since, time.min, LOCAL_TZ) if args.since else None
 
     async def work(desk: StaffDesk) -> tuple[list[Group], datetime]:
@@ -168,7 +159,7 @@ def _text_of(args: argparse.Namespace) -> str:
 
 @_guarded
 def cmd_answer(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
     try:
         text = _text_of(args)
     except OSError as exc:
@@ -240,7 +231,7 @@ def _say_deliveries(answer: Answer) -> None:
 
 @_guarded
 def cmd_show(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
     answer, _local = _run(settings, lambda desk: desk.get_answer(args.answer_id))
     _say_answer(answer, as_json=args.json)
     return 0
@@ -248,7 +239,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_deliver(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
     answer, local_fake = _run(settings, lambda desk: desk.deliver(args.answer_id), sends=True)
     _say_answer(answer, as_json=args.json)
     if local_fake:
@@ -274,7 +265,7 @@ def _say_answer(answer: Answer, *, as_json: bool) -> None:
 
 @_guarded
 def cmd_dismiss(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
     dismissed, _local = _run(settings, lambda desk: desk.dismiss(args.ids))
     if dismissed:
         say("已搁置（不再答复）：" + "、".join(f"#{i}" for i in dismissed))

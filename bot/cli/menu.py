@@ -20,6 +20,7 @@ from bot.cli.common import (
     command_settings,
     fail,
     migrate_if_local,
+    prepared_settings,
     say,
     uses_builtin_fake,
     wechat_client,
@@ -117,9 +118,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     menu = _read(args)
     if isinstance(menu, int):
         return menu
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
     for warning in _warnings(menu):
         say("提醒 warning: " + warning)
     try:

@@ -23,17 +23,14 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.common import (
-    command_settings,
     guarded,
-    migrate_if_local,
     on_database,
+    prepared_settings,
     print_json,
     say,
     wechat_client,
 )
-from bot.config import Settings
 from bot.db import create_engine
-from bot.log_setup import configure_logging
 from push.audience import SqlAudienceCounter
 from push.notice_rules import CHANNEL_NAMES, STATE_NAMES, Notice, NoticeContent, parse_when
 from push.notices import AudienceCounter, NoticeDesk, NoticeStatus, Refused, TextTestSender
@@ -47,18 +44,11 @@ def _counter(engine: AsyncEngine) -> AudienceCounter:
     return SqlAudienceCounter(engine)
 
 
-def _prepare() -> Settings:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
-    return settings
-
-
 def _run(work: Callable[[NoticeDesk], Awaitable[T]]) -> T:
     async def with_desk(engine: AsyncEngine) -> T:
         return await work(NoticeDesk(engine, counter=_counter(engine)))
 
-    return on_database(_prepare(), with_desk)
+    return on_database(prepared_settings(), with_desk)
 
 
 def _line(notice: Notice) -> str:
@@ -192,7 +182,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_test(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
 
     async def main() -> tuple[str, bool]:
         engine = create_engine(settings.database_url.get_secret_value())

@@ -20,6 +20,7 @@ from bot.cli.common import (
     database,
     fail,
     migrate_if_local,
+    prepared_settings,
     say,
     wechat_client,
 )
@@ -78,9 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
 
     async def main() -> dict[str, Any]:
         async with database(settings) as engine:
@@ -143,9 +142,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_import(args: argparse.Namespace) -> int:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
     path: Path = args.file
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -168,9 +165,7 @@ def cmd_subscribers_import(args: argparse.Namespace) -> int:
 
 
 def cmd_topics_list(args: argparse.Namespace) -> int:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
 
     async def main() -> list[dict[str, Any]]:
         async with database(settings) as engine, engine.begin() as conn:
@@ -194,9 +189,7 @@ def cmd_topics_list(args: argparse.Namespace) -> int:
 
 
 def cmd_topics_add(args: argparse.Namespace) -> int:
-    settings = command_settings()
-    configure_logging(json_lines=False, level="WARNING")
-    migrate_if_local(settings)
+    settings = prepared_settings()
     name = args.name.strip()
     if not 1 <= len(name) <= 32:
         return fail("a topic name has 1 to 32 characters")

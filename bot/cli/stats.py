@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bot.cli.common import print_json, say
-from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _prepare, _run
+from bot.cli.common import prepared_settings, print_json, say
+from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _run
 from bot.console.desk import StaffDesk
 from bot.inbox import DeliveryStatus
 from bot.stats import Report
@@ -24,7 +24,7 @@ DECISION_TEXT = {
 
 @_guarded
 def cmd_stats(args: argparse.Namespace) -> int:
-    settings = _prepare()
+    settings = prepared_settings()
 
     async def work(desk: StaffDesk) -> Report:
         from policy_index.repository import LibraryRepository

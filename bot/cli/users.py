@@ -18,8 +18,12 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli.common import command_settings, fail, migrate_if_local, on_database, say
-from bot.log_setup import configure_logging
+from bot.cli.common import (
+    fail,
+    on_database,
+    prepared_settings,
+    say,
+)
 from push import staff
 from push.staff import ROLE_NAMES, Refused, StaffUser
 from push.tables import Role
@@ -47,9 +51,7 @@ def _password(args: argparse.Namespace) -> str | None:
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            settings = command_settings()
-            configure_logging(json_lines=False, level="WARNING")
-            migrate_if_local(settings)
+            settings = prepared_settings()
             args.settings = settings
             return command(args)
         except Refused as exc:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from push.channels import TEMPLATE_VALUE_LIMIT, template_data
-from push.channels import NoticeContent as ChannelContent
+from push.channels import TEMPLATE_VALUE_LIMIT, OutgoingNotice, template_data
 from push.notice_rules import CHANNEL_NAMES, NoticeContent
 from push.tables import Channel
 
@@ -41,7 +40,7 @@ def wechat_preview(
     content: NoticeContent, fields: dict[str, str], when: datetime, notice_id: int = 0
 ) -> dict[str, Any]:
     """The template message (keywords as cut) and the plain-text form, as JSON for the page."""
-    channel_content = ChannelContent(
+    channel_content = OutgoingNotice(
         id=notice_id,
         title=content.title,
         body=content.body,
