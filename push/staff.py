@@ -56,11 +56,25 @@ class Permission(StrEnum):
     PUBLISH = "publish"  # send, schedule, cancel, test-send approved or draft notices
     MANAGE = "manage"  # staff accounts
     AUDIT = "audit"  # read the audit log
+    LIBRARY = "library"  # edit the policy library: import, edit, repeal, aliases, Q&A pairs
+    ANSWER = "answer"  # answer or dismiss the unanswered inbox
+    PEOPLE = "people"  # look up subscribers and enterprises
+    ERASE = "erase"  # delete a person's data on request
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.EDITOR: frozenset({Permission.WRITE, Permission.PUBLISH}),
-    Role.REVIEWER: frozenset({Permission.REVIEW, Permission.PUBLISH}),
+    Role.EDITOR: frozenset(
+        {
+            Permission.WRITE,
+            Permission.PUBLISH,
+            Permission.LIBRARY,
+            Permission.ANSWER,
+            Permission.PEOPLE,
+        }
+    ),
+    Role.REVIEWER: frozenset(
+        {Permission.REVIEW, Permission.PUBLISH, Permission.ANSWER, Permission.PEOPLE}
+    ),
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: frozenset({Permission.AUDIT}),
 }
@@ -76,6 +90,10 @@ DOING = {
     Permission.PUBLISH: "发送、定时、撤销或试发通知",
     Permission.MANAGE: "管理工作人员账号",
     Permission.AUDIT: "查看审计日志",
+    Permission.LIBRARY: "修改政策库（导入、编辑、废止、别名、问答）",
+    Permission.ANSWER: "答复或忽略待答复问题",
+    Permission.PEOPLE: "查看订阅用户和企业",
+    Permission.ERASE: "按本人要求删除个人数据",
 }
 
 
