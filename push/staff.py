@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -250,6 +251,45 @@ async def add(
     user = await get(engine, name)
     assert user is not None  # noqa: S101 - just written
     return user
+
+
+FIRST_ADMIN = "管理员"
+
+
+def generated_password() -> str:
+    """A password our own rules accept: 16 characters with letters and digits."""
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(16))
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
+
+
+async def add_first_admin(engine: AsyncEngine, *, actor: str, now: datetime) -> str | None:
+    """Create the administrator ``管理员`` with a generated password when there is no account
+    at all (local mode's first start); the password, or None if accounts already exist."""
+    async with engine.connect() as conn:
+        if (await conn.execute(select(STAFF.c.id).limit(1))).first() is not None:
+            return None
+    password = generated_password()
+    try:
+        await add(engine, FIRST_ADMIN, Role.ADMIN, actor=actor, now=now, password=password)
+    except Refused:  # another process created it at the same moment
+        return None
+    return password
+
+
+async def password_matches(engine: AsyncEngine, name: str, password: str) -> bool:
+    """Whether ``password`` is still the account's password (no lockout counting, no audit)."""
+    async with engine.connect() as conn:
+        found = select(STAFF.c.password_hash).where(STAFF.c.name == name)
+        row = (await conn.execute(found)).first()
+    if row is None or row.password_hash is None:
+        return False
+    try:
+        return await asyncio.to_thread(PasswordHasher().verify, row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 async def change(

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -57,8 +61,22 @@ def migrate_if_local(settings: Settings) -> None:
         upgrade(settings.database_url.get_secret_value())
 
 
-def prepare_local_database(settings: Settings) -> None:
-    """Local mode: migrate the database and, on first start, load the sample library."""
+CONSOLE_ADMIN_FILE = "console-admin.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAccount:
+    """Local mode's first console administrator; ``password`` None once it has been changed."""
+
+    name: str
+    password: str | None
+    file: Path
+
+
+def prepare_local_database(settings: Settings) -> ConsoleAccount | None:
+    """Local mode: migrate the database, on first start load the sample library and create the
+    console's first administrator (its generated password is kept, private to this user, in
+    the local state folder until it is changed)."""
     from bot.migrate import upgrade
     from policy_index.library import ensure_sample
 
@@ -67,6 +85,32 @@ def prepare_local_database(settings: Settings) -> None:
     loaded = asyncio.run(ensure_sample(url))
     if loaded is not None:
         say(f"已载入示例政策库：{loaded.policies} 条政策、{loaded.qa_pairs} 条问答。")
+    return _first_admin(url, settings.state_dir / CONSOLE_ADMIN_FILE)
+
+
+def _first_admin(url: str, file: Path) -> ConsoleAccount | None:
+    from push import staff
+
+    async def on_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+        engine = create_engine(url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    now = datetime.now(UTC)
+    password = asyncio.run(on_engine(lambda e: staff.add_first_admin(e, actor="本地模式", now=now)))
+    if password is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"name": staff.FIRST_ADMIN, "password": password}, fh, ensure_ascii=False)
+    if not file.exists():
+        return None
+    kept = json.loads(file.read_text(encoding="utf-8"))
+    name, password = str(kept["name"]), str(kept["password"])
+    still = asyncio.run(on_engine(lambda e: staff.password_matches(e, name, password)))
+    return ConsoleAccount(name, password if still else None, file)
 
 
 def uses_builtin_fake(settings: Settings) -> bool:

@@ -11,12 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.cli.common import command_settings, fail, prepare_local_database, say
+from bot.cli.common import (
+    ConsoleAccount,
+    command_settings,
+    fail,
+    prepare_local_database,
+    say,
+)
 from bot.config import ConfigError, Settings, load_settings, masked
 from bot.log_setup import configure_logging
 
 
-def local_banner(settings: Settings, host: str, port: int) -> str:
+def local_banner(
+    settings: Settings, host: str, port: int, console: ConsoleAccount | None = None
+) -> str:
     w = settings.wechat
     line = "=" * 72
     token = w.token.get_secret_value() if w.token else ""
@@ -35,6 +43,7 @@ def local_banner(settings: Settings, host: str, port: int) -> str:
             f" 数据库 Database:        {masked(settings)['database_url']}",
             f" 工作人员接口 Staff API: http://{host}:{port}/staff/api/inbox",
             f"   令牌 Bearer token:    {staff}",
+            *_console_lines(host, port, console),
             " 和机器人对话：另开一个终端，在同一目录运行  .venv/bin/gongkai chat",
             f"   （或连到本服务：gongkai chat --url http://{host}:{port}）",
             " 未答问题：gongkai inbox list / gongkai inbox answer 组号 --text …",
@@ -44,12 +53,27 @@ def local_banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+def _console_lines(host: str, port: int, console: ConsoleAccount | None) -> list[str]:
+    lines = [f" 工作人员控制台 Console:  http://{host}:{port}/console/"]
+    if console is None:
+        lines.append("   账号：gongkai user list（新建：gongkai user add 姓名 --role admin）")
+    elif console.password is not None:
+        lines.append(f"   账号 {console.name}   初始密码 {console.password}")
+        lines.append(
+            f"   （密码存于 {console.file}；修改："
+            f"gongkai user set {console.name} --password-stdin）"
+        )
+    else:
+        lines.append(f"   账号 {console.name}（初始密码已修改）")
+    return lines
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = command_settings()
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if settings.local_mode:
-        prepare_local_database(settings)
-        say(local_banner(settings, args.host, args.port))
+        console = prepare_local_database(settings)
+        say(local_banner(settings, args.host, args.port, console))
     workers = [
         multiprocessing.get_context("spawn").Process(
             target=_serve_worker,
