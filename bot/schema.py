@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import policy_index.tables  # noqa: F401 - registers the policy-library tables
+import push.notice_versions
 import push.tables  # noqa: F401 - subscriptions, enterprises, staff, notices, the outbox
 from bot import (  # noqa: F401 - each module registers its tables
     conversations,  # conversation state
@@ -12,10 +13,7 @@ from bot import (  # noqa: F401 - each module registers its tables
     models,  # callback receipts, nonces, access token
     questions,  # the question log and unanswered inbox
 )
-from bot.console import (  # noqa: F401 - the staff console's tables
-    sessions,  # sessions
-    versions,  # notice versions for the reviewer's diff
-)
+from bot.console import sessions  # noqa: F401 - the staff console's sessions
 from bot.db import Base
 
 

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from push import audit
+from push import audit, notice_versions
 from push.notice_rules import (
     MAX_TITLE,
     STATE_NAMES,
@@ -242,6 +242,7 @@ class NoticeDesk:
             if content.corrects_id is not None:
                 raise Refused("更正通知请用 notice correct 创建。")
             notice_id = await _insert(conn, content, user, now)
+            await notice_versions.keep(conn, notice_id, content, now)
             await _record(conn, user, "notice.create", notice_id, now, _summary(content))
         return await self.get(notice_id)
 
@@ -289,6 +290,7 @@ class NoticeDesk:
                 )
             )
             new_id = await _insert(conn, content, user, now)
+            await notice_versions.keep(conn, new_id, content, now)
             detail = {**_summary(content), "corrects": original.id, "original_sent": sent}
             await _record(conn, user, "notice.correct", new_id, now, detail)
         return await self.get(new_id)
@@ -332,6 +334,7 @@ class NoticeDesk:
             if notice.approved_hash is not None:
                 detail["voided_approval_by"] = notice.approved_by
             await _change(conn, notice, values, now)
+            await notice_versions.keep(conn, notice.id, content, now)
             await _record(conn, user, "notice.edit", notice.id, now, detail)
         return await self.get(notice_id)
 
@@ -345,6 +348,7 @@ class NoticeDesk:
                 raise _wrong_state(notice, "提交审核")
             detail = {"content_hash": notice.content_hash, **await self._estimate(notice)}
             await _change(conn, notice, {"state": NoticeState.SUBMITTED.value}, now)
+            await notice_versions.keep(conn, notice.id, notice.content, now)
             await _record(conn, user, "notice.submit", notice.id, now, detail)
         return await self.get(notice_id)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.console import versions
 from bot.console.notice_forms import FIELD_NAMES, content_from_form, echo, form_of, transient
 from bot.console.notice_steps import (
     STEPS,
@@ -28,6 +27,7 @@ from bot.console.notice_steps import (
 )
 from bot.console.preview import content_diff, wechat_preview
 from bot.console.web import USER, access, flash, now, render
+from push import notice_versions
 from push.audit import AuditEntry
 from push.notice_rules import CHANNEL_NAMES, LOCAL_TZ, STATE_NAMES, Notice
 from push.notices import NoticeDesk
@@ -117,7 +117,6 @@ async def create(request: web.Request) -> web.Response:
     except Refused as exc:
         ctx = _compose(request, echo(form), None, str(exc))
         return await render(request, "compose.html", ctx, status=exc.status)
-    await versions.save(desk.engine, notice, now())
     await flash(request, f"已保存为草稿（通知 {notice.id}）。检查预览无误后请提交审核。")
     raise to_notice(request, notice.id)
 
@@ -147,7 +146,6 @@ async def edit(request: web.Request) -> web.Response:
     except Refused as exc:
         ctx = _compose(request, echo(form), notice, str(exc))
         return await render(request, "compose.html", ctx, status=exc.status)
-    await versions.save(desk.engine, notice, now())
     await flash(request, "已保存。" if changes else "内容没有变化。")
     raise to_notice(request, notice.id)
 
@@ -197,7 +195,7 @@ async def _review(desk: NoticeDesk, notice: Notice, history: list[AuditEntry]) -
         return {"first": True}
     last = earlier[-1]
     kind = "批准" if last.action == "notice.approve" else "提交"
-    before = await versions.find(desk.engine, notice.id, str(last.detail["content_hash"]))
+    before = await notice_versions.find(desk.engine, notice.id, str(last.detail["content_hash"]))
     label = f"与 {shown(last.at)} {last.actor} {kind}的版本相比"
     if before is None:
         changed = sorted(

@@ -11,8 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.console import versions
-from bot.console.web import PREFIX, USER, access, flash, now
+from bot.console.web import PREFIX, USER, access, flash
 from push.notice_rules import LOCAL_TZ, parse_when
 from push.notices import NoticeDesk
 from push.staff import Permission, Refused
@@ -46,7 +45,6 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def submit(request: web.Request) -> web.Response:
     desk = desk_of(request)
     notice = await desk.submit(notice_id(request), me(request))
-    await versions.save(desk.engine, notice, now())
     await flash(request, "已提交审核，请等待审核人批准。")
     raise to_notice(request, notice.id)
 
@@ -56,7 +54,6 @@ async def approve(request: web.Request) -> web.Response:
     form = await _form(request)
     desk = desk_of(request)
     notice = await desk.approve(notice_id(request), me(request), form.get("comment"))
-    await versions.save(desk.engine, notice, now())
     await flash(request, "已批准。可以立即发送或定时发送。")
     raise to_notice(request, notice.id)
 

@@ -112,36 +112,3 @@ def content_diff(before: NoticeContent, after: NoticeContent) -> list[FieldDiff]
                 parts.append(("ins", b[j1:j2]))
         diffs.append(FieldDiff(label, parts))
     return diffs
-
-
-def content_json(content: NoticeContent) -> dict[str, Any]:
-    """A version of a notice's content, as stored for later diffs."""
-    return {
-        "title": content.title,
-        "body": content.body,
-        "url": content.url,
-        "channel": content.channel.value,
-        "topics": list(content.topics),
-        "towns": list(content.towns),
-        "tags": list(content.tags),
-        "policy_id": content.policy_id,
-        "eligible": content.eligible,
-        "to_all": content.to_all,
-        "corrects_id": content.corrects_id,
-    }
-
-
-def content_from_json(data: dict[str, Any]) -> NoticeContent:
-    return NoticeContent(
-        title=data["title"],
-        body=data["body"],
-        url=data.get("url"),
-        channel=Channel(data["channel"]),
-        topics=tuple(data.get("topics") or ()),
-        towns=tuple(data.get("towns") or ()),
-        tags=tuple(data.get("tags") or ()),
-        policy_id=data.get("policy_id"),
-        eligible=bool(data.get("eligible")),
-        to_all=bool(data.get("to_all")),
-        corrects_id=data.get("corrects_id"),
-    )

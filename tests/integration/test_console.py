@@ -345,3 +345,25 @@ async def test_pages_carry_security_headers(console: Client) -> None:
     assert css.status == 200  # static files need no session
     assert "Cache-Control" not in css.headers or css.headers["Cache-Control"] != "no-store"
     assert (await console.get("/console/static/../web.py")).status in (403, 404)
+
+
+async def test_the_reviewer_sees_the_diff_of_a_notice_written_from_the_command_line(
+    console: Client, engine: AsyncEngine
+) -> None:
+    # Written, sent back and rewritten through the desk the CLI and the JSON API use: the
+    # reviewer's page still shows the words that changed, not only which field.
+    from push.notice_rules import NoticeContent
+    from push.notices import NoticeDesk
+
+    await add_subscribers(engine, "就业创业", ["oSub000010"])
+    desk = NoticeDesk(engine)
+    body = "12月10日上午九点，县人才市场。"
+    notice = await desk.create(EDITOR, NoticeContent("招聘会通知", body, topics=("就业创业",)))
+    await desk.submit(notice.id, EDITOR)
+    await desk.reject(notice.id, REVIEWER, "请写明截止时间")
+    await desk.edit(notice.id, EDITOR, {"body": body.replace("九点", "九点至十二点")})
+    await desk.submit(notice.id, EDITOR)
+    await sign_in(console, REVIEWER)
+    page = await (await console.get(f"/console/notices/{notice.id}")).text()
+    assert "<ins>至十二点</ins>" in page
+    assert "早于全文留存" not in page

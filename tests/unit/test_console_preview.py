@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.console.notice_forms import content_from_form, form_of
-from bot.console.preview import content_diff, content_from_json, content_json, wechat_preview
-from push.notice_rules import NoticeContent
+from bot.console.preview import content_diff, wechat_preview
+from push.notice_rules import NoticeContent, content_from_json, content_json
 from push.tables import Channel
 
 FIELDS = {"thing1": "title", "time2": "date", "thing3": "reason"}
