@@ -73,7 +73,7 @@ QUESTIONS_ASKED = [
     "退役军人优待",
     "医疗救助怎么报销",
 ]
-TOPICS = ["社保", "就业创业", "社会救助", "惠企政策", "养老服务"]
+TOPICS = ["社保", "就业", "低保", "企业补贴", "高龄"]  # as residents type them
 
 
 def free_port() -> int:
@@ -123,7 +123,7 @@ async def fill(app: web.Application, base: str, admin: str) -> dict[str, str]:
         NoticeContent(
             title="关于2027年度城乡居民医疗保险集中缴费的通知",
             body="缴费期为2026年10月1日至12月31日。可通过微信、银行网点或村（社区）代办点缴纳。",
-            topics=("社保",),
+            topics=("社保医保",),
         ),
     )
     await desk.submit(sent.id, EDITOR)
@@ -137,7 +137,7 @@ async def fill(app: web.Application, base: str, admin: str) -> dict[str, str]:
         NoticeContent(
             title="2026年稳岗返还免申即享资金发放公告",
             body="符合条件的参保企业无需申请，资金将于12月20日前直接拨付至企业对公账户。",
-            topics=("惠企政策",),
+            topics=("惠企/免申即享",),
         ),
     )
     await desk.submit(waiting.id, EDITOR)

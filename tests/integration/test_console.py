@@ -4,6 +4,8 @@ and the notice pages' steps through to the audit log."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,7 +173,7 @@ async def test_every_route_needs_a_session(console: Client) -> None:
         info = route.resource.get_info() if route.resource else {}
         if "directory" in info or route.method == "HEAD":
             continue
-        path = info.get("path") or info["formatter"].replace("{notice_id}", "1")
+        path = info.get("path") or re.sub(r"\{[^}]+\}", "1", info["formatter"])
         assert path.startswith(PREFIX)
         rule = getattr(route.handler, ACCESS)  # every handler carries a mark
         if rule == "public":
@@ -367,3 +369,21 @@ async def test_the_reviewer_sees_the_diff_of_a_notice_written_from_the_command_l
     page = await (await console.get(f"/console/notices/{notice.id}")).text()
     assert "<ins>至十二点</ins>" in page
     assert "早于全文留存" not in page
+
+
+async def test_passwords_are_never_logged_nor_audited(
+    console: Client, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "Wrong-Password-7731"
+    await sign_in(console, EDITOR, wrong)
+    await sign_in(console, EDITOR)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(AUDIT))).all()
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    audited = "\n".join(str(row._mapping) for row in rows)
+    assert "user.login_failed" in audited  # both attempts were recorded …
+    assert "user.login" in audited
+    for secret in (wrong, PASSWORD):  # … without what was typed
+        assert secret not in logged
+        assert secret not in audited
