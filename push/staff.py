@@ -323,6 +323,8 @@ async def change(
     if not values:
         raise Refused("没有要修改的内容。")
     async with engine.begin() as conn:
+        if values.get("role", Role.ADMIN.value) != Role.ADMIN.value or active is False:
+            await _keep_an_admin(conn, name.strip())
         done = await conn.execute(update(STAFF).where(STAFF.c.name == name.strip()).values(values))
         if done.rowcount == 0:
             raise Refused(f"没有名为“{name.strip()}”的工作人员账号。", 404)
@@ -338,6 +340,21 @@ async def change(
     user = await get(engine, name)
     assert user is not None  # noqa: S101 - just written
     return user
+
+
+async def _keep_an_admin(conn: AsyncConnection, name: str) -> None:
+    """Refuse a change that would leave no active administrator (nobody could manage accounts)."""
+    others = select(STAFF.c.id).where(
+        STAFF.c.role == Role.ADMIN.value, STAFF.c.active.is_(True), STAFF.c.name != name
+    )
+    target = select(STAFF.c.role, STAFF.c.active).where(STAFF.c.name == name)
+    row = (await conn.execute(target)).first()
+    if row is None or row.role != Role.ADMIN.value or not row.active:
+        return
+    if (await conn.execute(others.limit(1).with_for_update())).first() is None:
+        raise Refused(
+            "这是唯一启用的管理员账号，不能停用或改为其他角色；请先设置另一名管理员。", 409
+        )
 
 
 async def authenticate(engine: AsyncEngine, name: str, password: str, now: datetime) -> StaffUser:

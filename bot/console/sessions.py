@@ -154,3 +154,18 @@ async def sweep(engine: AsyncEngine, idle: timedelta, now: datetime | None = Non
             )
         )
     return int(result.rowcount or 0)
+
+
+async def end_sessions_of(engine: AsyncEngine, name: str, *, keep: str | None = None) -> int:
+    """Sign ``name`` out everywhere (a password set by someone else, or changed by its owner on
+    another browser), except the session with the cookie ``keep``."""
+    c = ConsoleSession
+    kept = _hash(keep) if keep else None
+    async with engine.begin() as conn:
+        rows = (await conn.execute(select(c.id_hash, c.data))).all()
+        ended = [
+            r.id_hash for r in rows if (r.data or {}).get("user") == name and r.id_hash != kept
+        ]
+        if ended:
+            await conn.execute(delete(ConsoleSession).where(c.id_hash.in_(ended)))
+    return len(ended)

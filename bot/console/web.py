@@ -72,6 +72,7 @@ def access(rule: Rule) -> Callable[[H], H]:
 
 
 def console_app(settings: Settings) -> web.Application:
+    from bot.console.account_pages import add_account_pages
     from bot.console.notice_pages import add_notice_pages
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
@@ -92,6 +93,7 @@ def console_app(settings: Settings) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     add_notice_pages(app)
+    add_account_pages(app)
     return app
 
 
