@@ -183,7 +183,8 @@ async def _notice_desk(app: web.Application) -> AsyncIterator[None]:
     # Test sends go out as customer-service text (WeChat lets them reach a staff member who wrote
     # to the account in the last 48 hours); the preview counts what materialising would give.
     sender = TextTestSender(app[keys.WECHAT])
-    counter = SqlAudienceCounter(app[keys.ENGINE])
+    consent = app[keys.SETTINGS].push.subscribe_template_id or None
+    counter = SqlAudienceCounter(app[keys.ENGINE], consent_template=consent)
     app[keys.NOTICE_DESK] = NoticeDesk(app[keys.ENGINE], sender=sender, counter=counter)
     yield
 

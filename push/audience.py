@@ -17,7 +17,7 @@ key (notice, openid) makes a repeated chunk harmless.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     cast,
     exists,
+    false,
     func,
     literal,
     select,
@@ -42,6 +43,8 @@ from push.config import QuietHours
 from push.notice_rules import Notice
 from push.notices import AudienceCount
 from push.tables import (
+    CONSENT_ACCEPTED,
+    CONSENTS,
     DELIVERIES,
     NOTICES,
     SUBSCRIBERS,
@@ -60,10 +63,40 @@ def _tag_pattern(tag: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def subscriber_filter(notice: Mapping[str, Any]) -> ColumnElement[bool]:
-    """The condition on ``push_subscriber`` rows for a topic / town / tag audience."""
+def consenting(openid: ColumnElement[str], template_id: str | None) -> ColumnElement[bool]:
+    """Whether the person said yes to the subscription-message template (``subscribe_msg_*``
+    events, ``push_events``): a 订阅通知 goes to nobody else (no template set: to nobody)."""
+    if not template_id:
+        return false()
+    c = CONSENTS.c
+    return exists().where(
+        c.openid == openid, c.template_id == template_id, c.status == CONSENT_ACCEPTED
+    )
+
+
+def consented(conn: Connection, openids: Iterable[str], template_id: str | None) -> set[str]:
+    """Those of ``openids`` who said yes to the subscription-message template."""
+    wanted = list(openids)
+    if not template_id or not wanted:
+        return set()
+    c = CONSENTS.c
+    rows = conn.execute(
+        select(c.openid).where(
+            c.openid.in_(wanted), c.template_id == template_id, c.status == CONSENT_ACCEPTED
+        )
+    )
+    return {str(openid) for (openid,) in rows}
+
+
+def subscriber_filter(
+    notice: Mapping[str, Any], consent_template: str | None = None
+) -> ColumnElement[bool]:
+    """The condition on ``push_subscriber`` rows for a topic / town / tag audience (on the
+    subscription-message channel, only those who consented to ``consent_template``)."""
     s = SUBSCRIBERS.c
     conditions: list[ColumnElement[bool]] = [s.active.is_(True)]
+    if notice["channel"] == Channel.SUBSCRIBE:
+        conditions.append(consenting(s.openid, consent_template))
     if notice["topics"]:
         sub = SUBSCRIPTIONS.c
         conditions.append(
@@ -82,7 +115,9 @@ def _correction_filter(notice: Mapping[str, Any]) -> ColumnElement[bool]:
     return and_(d.notice_id == notice["corrects_id"], d.status == DeliveryState.SENT)
 
 
-def count(conn: Connection, notice: Mapping[str, Any]) -> AudienceCount:
+def count(
+    conn: Connection, notice: Mapping[str, Any], consent_template: str | None = None
+) -> AudienceCount:
     """How many people a topic / town / tag, correction or whole-account notice would reach."""
     if notice["to_all"]:
         return AudienceCount(1)
@@ -92,7 +127,9 @@ def count(conn: Connection, notice: Mapping[str, Any]) -> AudienceCount:
         ).scalar_one()
         return AudienceCount(int(n))
     n = conn.execute(
-        select(func.count()).select_from(SUBSCRIBERS).where(subscriber_filter(notice))
+        select(func.count())
+        .select_from(SUBSCRIBERS)
+        .where(subscriber_filter(notice, consent_template))
     ).scalar_one()
     return AudienceCount(int(n))
 
@@ -110,6 +147,7 @@ def materialise_chunk(
     now: datetime,
     quiet: QuietHours | None,
     chunk: int = CHUNK,
+    consent_template: str | None = None,
 ) -> bool:
     """Add the next chunk of the notice's audience to the outbox; True when none is left."""
     nid = notice["id"]
@@ -133,7 +171,7 @@ def materialise_chunk(
         table = DELIVERIES
     else:
         s = SUBSCRIBERS.c
-        key, cond, openid = s.id, subscriber_filter(notice), s.openid
+        key, cond, openid = s.id, subscriber_filter(notice, consent_template), s.openid
         table = SUBSCRIBERS
     window = select(key).select_from(table).where(cond, key > cursor).order_by(key).limit(chunk)
     upto = conn.execute(select(func.max(window.subquery().c[0]))).scalar_one()
@@ -185,8 +223,9 @@ def as_row(notice: Notice) -> dict[str, Any]:
 class SqlAudienceCounter:
     """The notice desk's audience preview: what materialising the notice now would give."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, consent_template: str | None = None) -> None:
         self._engine = engine
+        self._consent_template = consent_template
 
     async def count(self, notice: Notice) -> AudienceCount:
         row = as_row(notice)
@@ -199,8 +238,12 @@ class SqlAudienceCounter:
                 library = await LibraryRepository(self._engine).load()
                 policy = library.policy(notice.content.policy_id)
             async with self._engine.connect() as conn:
-                sent, maybe = await conn.run_sync(lambda c: eligibility_audience.count(c, policy))
+                sent, maybe = await conn.run_sync(
+                    lambda c: eligibility_audience.count(c, policy, row, self._consent_template)
+                )
             return AudienceCount(sent, maybe)
         async with self._engine.connect() as conn:
-            result: AudienceCount = await conn.run_sync(lambda c: count(c, row))
+            result: AudienceCount = await conn.run_sync(
+                lambda c: count(c, row, self._consent_template)
+            )
             return result

@@ -11,7 +11,8 @@ enterprises that *may* qualify (a condition the profile cannot settle) are liste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,10 @@ from sqlalchemy.engine import Connection
 
 from bot.db import insert_for
 from policy_index.model import Policy
-from push.audience import initial_state
+from push.audience import consented, initial_state
 from push.config import QuietHours
 from push.tables import DELIVERIES, NOTICES, Channel
-from push.targeting import assess_in, claim_in, record_maybe_in
+from push.targeting import Candidate, assess_in, claim_in, record_maybe_in
 
 
 def materialise(
@@ -32,12 +33,17 @@ def materialise(
     policy: Policy | None,
     now: datetime,
     quiet: QuietHours | None,
+    consent_template: str | None = None,
 ) -> int:
-    """Write the deliveries of an eligibility notice; returns how many were added."""
+    """Write the deliveries of an eligibility notice; returns how many were added.
+
+    On the subscription-message channel only contacts who consented are written, and an
+    enterprise none of whose contacts did is not claimed in the policy ledger (a later notice
+    on another channel may still tell it)."""
     added = 0
     if policy is not None and policy.conditions is not None:
         assessment = assess_in(conn, policy)
-        reachable = [c for c in assessment.eligible if c.openids]
+        reachable = _reachable(conn, assessment.eligible, notice, consent_template)
         held = claim_in(conn, policy.id, notice["id"], [c.enterprise.id for c in reachable], now)
         status, due = initial_state(None if notice["channel"] == Channel.MASS else quiet, now)
         rows = [
@@ -65,9 +71,29 @@ def materialise(
     return added
 
 
-def count(conn: Connection, policy: Policy | None) -> tuple[int, int]:
+def _reachable(
+    conn: Connection,
+    eligible: Sequence[Candidate],
+    notice: Mapping[str, Any],
+    consent_template: str | None,
+) -> list[Candidate]:
+    reachable = [c for c in eligible if c.openids]
+    if notice["channel"] != Channel.SUBSCRIBE:
+        return reachable
+    yes = consented(conn, (o for c in reachable for o in c.openids), consent_template)
+    narrowed = (replace(c, openids=tuple(o for o in c.openids if o in yes)) for c in reachable)
+    return [c for c in narrowed if c.openids]
+
+
+def count(
+    conn: Connection,
+    policy: Policy | None,
+    notice: Mapping[str, Any],
+    consent_template: str | None = None,
+) -> tuple[int, int]:
     """(contacts that would be sent to now, enterprises that may qualify) for the preview."""
     if policy is None or policy.conditions is None:
         return 0, 0
     assessment = assess_in(conn, policy)
-    return sum(len(c.openids) for c in assessment.eligible), len(assessment.maybe)
+    reachable = _reachable(conn, assessment.eligible, notice, consent_template)
+    return sum(len(c.openids) for c in reachable), len(assessment.maybe)

@@ -81,6 +81,7 @@ class Dispatcher:
         self._sender = sender
         self._settings = settings
         self._quiet = settings.quiet()
+        self._consent_template = settings.subscribe_template_id or None
         self._clock = clock
         self.worker = worker or worker_name()
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -131,7 +132,9 @@ class Dispatcher:
         if notice["eligible"]:
             policy = await _policy(self._engine, notice["policy_id"])
             await self._tx(
-                lambda c: eligibility_audience.materialise(c, notice, policy, now, self._quiet)
+                lambda c: eligibility_audience.materialise(
+                    c, notice, policy, now, self._quiet, self._consent_template
+                )
             )
             return
         for _ in range(MATERIALISE_CHUNKS_PER_ROUND):
@@ -143,7 +146,9 @@ class Dispatcher:
         notice = outbox.notice_row(conn, notice_id)
         if notice["materialised"]:  # another worker finished it
             return True
-        return audience.materialise_chunk(conn, notice, now, self._quiet)
+        return audience.materialise_chunk(
+            conn, notice, now, self._quiet, consent_template=self._consent_template
+        )
 
     async def _content(self, notice_id: int) -> OutgoingNotice:
         content = self._notices.get(notice_id)

@@ -26,6 +26,7 @@ from push import outbox
 from push.enterprises import forget_statements
 from push.errors import ImportFileError
 from push.tables import (
+    CONSENT_ACCEPTED,
     CONSENTS,
     DELIVERIES,
     NOTICES,
@@ -258,7 +259,7 @@ def record_consents(
     """The consent ledger of subscription notices: accept / reject per template."""
     stmt = insert_for(conn.dialect, CONSENTS)
     for template_id, status in answers:
-        value = "accept" if status.lower() == "accept" else "reject"
+        value = CONSENT_ACCEPTED if status.lower() == CONSENT_ACCEPTED else "reject"
         conn.execute(
             stmt.values(
                 openid=openid, template_id=template_id, status=value, updated_at=now

@@ -273,6 +273,7 @@ CHANNEL_STATE = Table(
     Column("errcode", Integer),
 )
 
+CONSENT_ACCEPTED = "accept"
 CONSENTS = Table(
     "subscribe_msg_consent",
     metadata,

@@ -30,6 +30,7 @@ from bot.cli.common import (
     say,
     wechat_client,
 )
+from bot.config import Settings
 from bot.db import create_engine
 from push.audience import SqlAudienceCounter
 from push.notice_rules import CHANNEL_NAMES, STATE_NAMES, Notice, NoticeContent, parse_when
@@ -39,16 +40,19 @@ from push.tables import Channel, NoticeState
 T = TypeVar("T")
 
 
-def _counter(engine: AsyncEngine) -> AudienceCounter:
+def _counter(engine: AsyncEngine, settings: Settings) -> AudienceCounter:
     """The audience preview: what materialising the notice now would give."""
-    return SqlAudienceCounter(engine)
+    consent = settings.push.subscribe_template_id or None
+    return SqlAudienceCounter(engine, consent_template=consent)
 
 
 def _run(work: Callable[[NoticeDesk], Awaitable[T]]) -> T:
-    async def with_desk(engine: AsyncEngine) -> T:
-        return await work(NoticeDesk(engine, counter=_counter(engine)))
+    settings = prepared_settings()
 
-    return on_database(prepared_settings(), with_desk)
+    async def with_desk(engine: AsyncEngine) -> T:
+        return await work(NoticeDesk(engine, counter=_counter(engine, settings)))
+
+    return on_database(settings, with_desk)
 
 
 def _line(notice: Notice) -> str:

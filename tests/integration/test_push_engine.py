@@ -415,6 +415,35 @@ async def test_template_result_and_consent_events_are_recorded(
     assert (row["openid"], row["template_id"], row["status"]) == (openids[1], "tpl-A", "accept")
 
 
+async def test_a_subscription_message_goes_only_to_those_who_said_yes(
+    engine: AsyncEngine,
+    fake_wechat: FakeWeChatServer,
+    dispatcher: MakeDispatcher,
+    make_client: Any,
+    peer: Any,
+) -> None:
+    from push.audience import SqlAudienceCounter
+    from push.notices import NoticeDesk
+    from tests.integration.callback_helpers import send
+
+    yes, no, silent = await make_subscribers(engine, 3, "就业创业", now=DAYTIME)
+    app = await make_client()
+    for openid, status in ((yes, "accept"), (no, "reject")):
+        popup = {"List": [{"TemplateId": "tpl-B", "SubscribeStatusString": status}]}
+        event = peer.event_xml(
+            openid, "subscribe_msg_popup_event", extra={"SubscribeMsgPopupEvent": popup}
+        )
+        assert (await send(app, peer, event)).status == 200
+    nid = await make_notice(engine, now=DAYTIME, topics=["就业创业"], channel=Channel.SUBSCRIBE)
+    desk = NoticeDesk(engine, counter=SqlAudienceCounter(engine, consent_template="tpl-B"))
+    assert (await desk.preview(nid)).recipients == 1  # the count staff see says so before sending
+    stats = await dispatcher(subscribe_template_id="tpl-B").run(until_idle=True)
+    assert stats.sent == 1
+    sent_to = [c.body["touser"] for c in fake_wechat.calls_to("/cgi-bin/message/subscribe/bizsend")]
+    assert sent_to == [yes]  # not the one who refused, nor the one never asked
+    assert silent not in sent_to
+
+
 async def test_an_eligibility_notice_reaches_qualifying_enterprises_once(
     engine: AsyncEngine, fake_wechat: FakeWeChatServer, dispatcher: MakeDispatcher
 ) -> None:
