@@ -9,15 +9,7 @@ from bot.cli.common import prepared_settings, print_json, say
 from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _run
 from bot.console.desk import StaffDesk
 from bot.inbox import DeliveryStatus
-from bot.stats import Report
-
-DECISION_TEXT = {
-    "answer": "直接答复",
-    "clarify": "请用户选择",
-    "none": "未找到",
-    "followup": "追问",
-}
-
+from bot.stats import DECISION_NAMES, Report
 
 # --- gongkai stats --------------------------------------------------------------------------------
 
@@ -51,7 +43,7 @@ def _say_report(r: Report) -> None:
     say(
         "决定："
         + "  ".join(
-            f"{DECISION_TEXT[k]} {n}（{_share(n, r.questions)}）" for k, n in r.decisions.items()
+            f"{DECISION_NAMES[k]} {n}（{_share(n, r.questions)}）" for k, n in r.decisions.items()
         )
     )
     rate = f"{r.answer_rate:.1%}" if r.answer_rate is not None else "—"
@@ -60,7 +52,7 @@ def _say_report(r: Report) -> None:
     busy = [d for d in r.days if d.questions]
     say(f"每日提问（{len(busy)} 天有提问）：")
     for d in busy:
-        mix = " ".join(f"{DECISION_TEXT[k]}{n}" for k, n in d.decisions.items() if n)
+        mix = " ".join(f"{DECISION_NAMES[k]}{n}" for k, n in d.decisions.items() if n)
         say(f"  {d.day}  {d.questions:5d}  {mix}")
     say("热门主题：" if r.topics else "热门主题：（无）")
     for n, (topic, count) in enumerate(r.topics, 1):
