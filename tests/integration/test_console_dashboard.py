@@ -65,8 +65,8 @@ async def _seed_push(engine: AsyncEngine) -> None:
     await make_notice(engine, now=utc(2026, 3, 1), state=NoticeState.DRAFT, channel=Channel.CUSTOM)
 
 
-@pytest.fixture
-async def site(engine: AsyncEngine, make_client: MakeClient) -> Client:
+async def seed_quarter(engine: AsyncEngine) -> None:
+    """The sample library, test_stats' questions, the push seeds above, the staff accounts."""
     await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
     values = [
         {
@@ -87,6 +87,11 @@ async def site(engine: AsyncEngine, make_client: MakeClient) -> Client:
         await conn.execute(insert(QUESTIONS), values)
     await _seed_push(engine)
     await add_accounts(engine)
+
+
+@pytest.fixture
+async def site(engine: AsyncEngine, make_client: MakeClient) -> Client:
+    await seed_quarter(engine)
     client: Client = await make_client()
     return client
 

@@ -17,13 +17,36 @@
   const FONT = 'system-ui, "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif';
   const charts = [];
 
-  function draw(id, option) {
+  function draw(id, option, rows) {
     const el = document.getElementById(id);
     if (!el) return;
+    // A bar chart is as tall as its bars need (CSSOM, which the CSP allows; not a style attribute).
+    if (rows) el.style.height = Math.max(140, rows * 30 + 40) + "px";
     const chart = echarts.init(el, null, { renderer: "canvas" });
-    chart.setOption(Object.assign({ textStyle: { fontFamily: FONT }, animation: false }, option));
+    const common = { textStyle: { fontFamily: FONT }, animation: false };
+    if (option.baseOption) Object.assign(option.baseOption, common);
+    else Object.assign(option, common);
+    chart.setOption(option);
     charts.push(chart);
     if (window.ResizeObserver) new ResizeObserver(() => chart.resize()).observe(el);
+  }
+
+  // A ring chart: labels beside it when there is room, inside it on a phone.
+  function ring(items, label) {
+    return {
+      baseOption: {
+        tooltip: { trigger: "item", formatter: "{b}：{c}（{d}%）" },
+        legend: { bottom: 0 },
+        series: [{
+          type: "pie", radius: ["40%", "68%"], center: ["50%", "45%"],
+          label: { formatter: label }, data: items,
+        }],
+      },
+      media: [{
+        query: { maxWidth: 420 },
+        option: { series: [{ radius: ["30%", "62%"], label: { position: "inside", formatter: "{c}" } }] },
+      }],
+    };
   }
 
   function short(text, n) {
@@ -62,33 +85,24 @@
     })),
   });
 
-  draw("chart-mix", {
-    color: DECISION_COLOURS,
-    tooltip: { trigger: "item", formatter: "{b}：{c}（{d}%）" },
-    legend: { bottom: 0 },
-    series: [{
-      type: "pie", radius: ["40%", "68%"], center: ["50%", "45%"],
-      label: { formatter: "{b}\n{d}%" }, data: data.mix,
-    }],
-  });
+  function nothing(text) {
+    return { title: { text: text, left: "center", top: "middle",
+      textStyle: { color: "#646a73", fontSize: 14, fontWeight: "normal" } } };
+  }
 
-  const deliveries = data.deliveries.filter((d) => d.value > 0);
-  draw("chart-deliveries", deliveries.length ? {
-    color: deliveries.map((d) => DELIVERY_COLOURS[d.key]),
-    tooltip: { trigger: "item", formatter: "{b}：{c}（{d}%）" },
-    legend: { bottom: 0 },
-    series: [{
-      type: "pie", radius: ["40%", "68%"], center: ["50%", "45%"],
-      label: { formatter: "{b}\n{c}" }, data: deliveries,
-    }],
-  } : {
-    title: { text: "本期没有发出通知", left: "center", top: "middle",
-      textStyle: { color: "#646a73", fontSize: 14, fontWeight: "normal" } },
-  });
+  // Each slice keeps its colour when another is left out for being zero.
+  const mix = data.mix.map((d, i) => Object.assign({ itemStyle: { color: DECISION_COLOURS[i] } }, d))
+    .filter((d) => d.value > 0);
+  draw("chart-mix", mix.length ? ring(mix, "{b}\n{d}%") : nothing("本期没有提问"));
 
-  draw("chart-topics", bars(data.topics, "#b41f24", 10));
-  draw("chart-subscribers", bars(data.subscribers, "#1d5fbf", 10));
-  draw("chart-unanswered", bars(data.unanswered, "#a86400", 16));
+  const deliveries = data.deliveries
+    .map((d) => Object.assign({ itemStyle: { color: DELIVERY_COLOURS[d.key] } }, d))
+    .filter((d) => d.value > 0);
+  draw("chart-deliveries", deliveries.length ? ring(deliveries, "{b}\n{c}") : nothing("本期没有发出通知"));
+
+  draw("chart-topics", bars(data.topics, "#b41f24", 10), data.topics.length);
+  draw("chart-subscribers", bars(data.subscribers, "#1d5fbf", 10), data.subscribers.length);
+  draw("chart-unanswered", bars(data.unanswered, "#a86400", 16), data.unanswered.length);
 
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
 })();
