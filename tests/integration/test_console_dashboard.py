@@ -9,6 +9,7 @@ import csv
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from tests.conftest import MakeClient
 from tests.console_helpers import ADMIN, AUDITOR, EDITOR, add_accounts
 from tests.integration.notice_helpers import add_deliveries
 from tests.integration.test_console import Client, sign_in, token
+from tests.integration.test_menu import gongkai
 from tests.integration.test_stats import LIBRARY, ROWS
 from tests.push_factories import make_notice
 
@@ -267,3 +269,24 @@ async def test_the_auditor_reads_filters_and_pages_the_log(
         await conn.execute(update(AUDIT).where(AUDIT.c.id == 20).values(actor="无名氏"))
     page = await (await site.get("/console/audit")).text()
     assert "哈希链校验未通过：第 20 号记录" in page
+
+
+async def test_the_command_writes_the_same_files(
+    site: Client, account_env: dict[str, str], tmp_path: Path
+) -> None:
+    await sign_in(site, EDITOR)
+    downloaded = await (await site.get(f"/console/dashboard/export.csv?{QUARTER}")).read()
+    args = ("stats", "--from", "2026-01-01", "--to", "2026-03-31")
+    out = tmp_path / "q1.csv"
+    code, said, err = await gongkai(
+        *args, "--format", "csv", "--out", str(out), cwd=tmp_path, env=account_env
+    )
+    assert code == 0, err
+    assert "已写入" in said
+    assert out.read_bytes() == downloaded
+    code, _said, err = await gongkai(*args, "--format", "xlsx", cwd=tmp_path, env=account_env)
+    assert code == 0, err
+    book = load_workbook(tmp_path / "政务公开统计_2026-01-01_2026-03-31.xlsx", read_only=True)
+    assert {r[1]: r[2] for r in list(book["年度报告数据"].iter_rows(values_only=True))[2:]} == (
+        EXPECTED
+    )
