@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.browser.test_console_browser import sign_in, url
 from tests.conftest import MakeClient
-from tests.console_helpers import EDITOR, PASSWORD
+from tests.console_helpers import AUDITOR, EDITOR, PASSWORD
 from tests.integration.test_console_dashboard import QUARTER, seed_quarter
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -105,4 +105,21 @@ async def test_the_charts_draw_resize_and_the_csv_downloads(
     await page.screenshot(path=str(screenshots / "dashboard-narrow.png"), full_page=True)
 
     assert await page.evaluate("() => window.__csp") == []
+    assert errors == []
+
+
+async def test_the_auditor_filters_the_log(site: Any, browser: Any, screenshots: Path) -> None:
+    errors: list[str] = []
+    page = await _watched_page(browser, 390, errors)  # a phone: the filters wrap, nothing overflows
+    await sign_in(page, site, AUDITOR, PASSWORD)
+    await page.wait_for_url(re.compile(r"/console/dashboard$"))
+    await page.click("nav >> text=审计日志")
+    assert "哈希链校验通过" in (await page.text_content("#chain") or "")
+    await page.select_option("select[name=action]", "user.login")
+    await page.click("button:has-text('筛选')")
+    await page.wait_for_url(re.compile(r"action=user.login"))
+    assert "符合条件的 1 条记录" in (await page.text_content("#audit-count") or "")
+    assert AUDITOR in (await page.inner_text("#audit-rows tbody"))
+    assert await page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(screenshots / "audit-narrow.png"), full_page=True)
     assert errors == []
