@@ -41,13 +41,19 @@ from policy_index.index import LOCAL_TZ
 from policy_index.model import Library
 
 DECISIONS = ("answer", "clarify", "none", "followup")
+DECISION_NAMES = {
+    "answer": "直接答复",
+    "clarify": "请用户选择",
+    "none": "未找到",
+    "followup": "追问",
+}
 TOP = 10
 EXAMPLES = 3
 MAX_DAYS = 3660
 
 
 class StatsRangeError(ValueError):
-    """The date range is empty, reversed or too long."""
+    """The date range is reversed or too long (the message is for staff, in Chinese)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +141,9 @@ class Report:
 def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The instants (UTC) at which local ``start`` begins and local ``end`` ends."""
     if end < start:
-        raise StatsRangeError("the range ends before it starts")
+        raise StatsRangeError(f"结束日期 {end} 早于开始日期 {start}")
     if (end - start).days >= MAX_DAYS:
-        raise StatsRangeError(f"the range is longer than {MAX_DAYS} days")
+        raise StatsRangeError(f"一次最多统计 {MAX_DAYS} 天（约十年），请缩短范围")
     lo = datetime.combine(start, time.min, LOCAL_TZ).astimezone(UTC)
     hi = datetime.combine(end + timedelta(days=1), time.min, LOCAL_TZ).astimezone(UTC)
     return lo, hi

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from push.tables import AUDIT
@@ -149,10 +149,74 @@ async def entries(
         query = query.where(a.object_id == str(object_id))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [
-        AuditEntry(r.id, r.at, r.actor, r.action, r.object_type, r.object_id, dict(r.detail or {}))
-        for r in reversed(rows)
-    ]
+    return [_entry(r) for r in reversed(rows)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What the audit page (and anyone reading the log) narrows it to; None: no condition."""
+
+    actor: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "." ("notice." for every step)
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditEntry]  # newest first
+    total: int  # rows that match the filter
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(
+        r.id, r.at, r.actor, r.action, r.object_type, r.object_id, dict(r.detail or {})
+    )
+
+
+async def search(
+    engine: AsyncEngine, where: AuditFilter, *, offset: int = 0, limit: int = 50
+) -> AuditPage:
+    """One page of the rows that match, newest first, and how many match in all."""
+    a = AUDIT.c
+    conditions: list[ColumnElement[bool]] = []
+    if where.actor:
+        conditions.append(a.actor == where.actor)
+    if where.action and where.action.endswith("."):
+        conditions.append(a.action.startswith(where.action, autoescape=True))
+    elif where.action:
+        conditions.append(a.action == where.action)
+    if where.object_type:
+        conditions.append(a.object_type == where.object_type)
+    if where.object_id:
+        conditions.append(a.object_id == where.object_id)
+    if where.since is not None:
+        conditions.append(a.at >= where.since)
+    if where.until is not None:
+        conditions.append(a.at < where.until)
+    async with engine.connect() as conn:
+        total = (
+            await conn.execute(select(func.count()).select_from(AUDIT).where(*conditions))
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                select(AUDIT).where(*conditions).order_by(a.id.desc()).offset(offset).limit(limit)
+            )
+        ).all()
+    return AuditPage([_entry(r) for r in rows], int(total))
+
+
+async def choices(engine: AsyncEngine) -> dict[str, list[str]]:
+    """The actors, actions and object types the log holds (the audit page's filter lists)."""
+    a = AUDIT.c
+    out: dict[str, list[str]] = {}
+    async with engine.connect() as conn:
+        for name, column in (("actor", a.actor), ("action", a.action), ("type", a.object_type)):
+            found = await conn.execute(select(column).distinct().order_by(column))
+            out[name] = [str(v) for v in found.scalars()]
+    return out
 
 
 async def verify(engine: AsyncEngine) -> AuditCheck:

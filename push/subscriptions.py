@@ -31,6 +31,7 @@ from push.tables import (
     DELIVERIES,
     NOTICES,
     SUBSCRIBERS,
+    SUBSCRIPTION_CHANGES,
     SUBSCRIPTIONS,
     TOPICS,
     Channel,
@@ -115,6 +116,7 @@ def subscribe(
             index_elements=["subscriber_id", "topic"]
         )
         conn.execute(stmt, [{"subscriber_id": sid, "topic": t, "consented_at": now} for t in new])
+        _count_changes(conn, new, +1, now)
     return Change(
         added=tuple(new),
         already=tuple(t for t in topics if t in have),
@@ -134,6 +136,7 @@ def unsubscribe(
     gone = have if topics is None else [t for t in have if t in topics]
     if gone:
         conn.execute(delete(SUBSCRIPTIONS).where(sub.subscriber_id == sid, sub.topic.in_(gone)))
+        _count_changes(conn, gone, -1, now)
     remaining = [t for t in have if t not in gone]
     _cancel_unwanted(conn, openid, remaining, now)
     if not remaining and topics is None:
@@ -143,6 +146,14 @@ def unsubscribe(
         if source == "chat":  # nothing left that the person asked for
             conn.execute(delete(SUBSCRIBERS).where(s.id == sid))
     return Change(removed=tuple(gone), remaining=tuple(remaining))
+
+
+def _count_changes(conn: Connection, topics: Sequence[str], delta: int, now: datetime) -> None:
+    """The report's new and cancelled subscriptions (``push.figures``): counts, not people."""
+    if topics:
+        conn.execute(
+            SUBSCRIPTION_CHANGES.insert(), [{"at": now, "topic": t, "delta": delta} for t in topics]
+        )
 
 
 def _cancel_unwanted(
@@ -163,6 +174,7 @@ def forget(conn: Connection, openid: str, now: datetime) -> None:
     """Everything push holds about the person (unfollow): subscriptions, the subscriber, enterprise
     contacts, and what still waited to be sent to them."""
     outbox.cancel_for(conn, openid, None, now)
+    _count_changes(conn, subscribed_topics(conn, openid), -1, now)
     conn.execute(delete(SUBSCRIBERS).where(SUBSCRIBERS.c.openid == openid))
     for statement in forget_statements(openid):  # enterprise contacts, wrong binding tries
         conn.execute(statement)

@@ -1,5 +1,6 @@
-"""The push tables (migration 0005): topics and subscribers, enterprises and their contacts,
-staff accounts and the audit log, notices, and the outbox of deliveries.
+"""The push tables (migration 0005; the subscription change counts are newer): topics and
+subscribers, enterprises and their contacts, staff accounts and the audit log, notices, and the
+outbox of deliveries.
 
 Core tables, because push works in batches (an audience is materialised with one
 ``INSERT … SELECT`` per chunk, deliveries are claimed and acknowledged a batch at a time).
@@ -110,6 +111,17 @@ SUBSCRIPTIONS = Table(
     ),
     Column("consented_at", UTCDateTime(), nullable=False),  # when they said yes (PIPL Art. 14)
     Index("ix_push_subscription_topic_subscriber", "topic", "subscriber_id"),
+)
+
+SUBSCRIPTION_CHANGES = Table(
+    "push_subscription_change",
+    metadata,
+    # One row per topic subscribed (+1) or given up (-1), for the report's new and cancelled
+    # subscriptions (push.figures): counts only, no openid, so nothing here to forget.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("topic", String(32), nullable=False),
+    Column("delta", Integer, nullable=False),  # +1 subscribed, -1 unsubscribed or unfollowed
 )
 
 ENTERPRISES = Table(

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from bot.annual import Overview
 from bot.cli.common import prepared_settings, print_json, say
 from bot.cli.inbox import STATUS_TEXT, _day, _guarded, _run
 from bot.console.desk import StaffDesk
+from bot.exports import csv_bytes, filename, xlsx_bytes
 from bot.inbox import DeliveryStatus
-from bot.stats import Report
-
-DECISION_TEXT = {
-    "answer": "直接答复",
-    "clarify": "请用户选择",
-    "none": "未找到",
-    "followup": "追问",
-}
-
+from bot.stats import DECISION_NAMES, Report
 
 # --- gongkai stats --------------------------------------------------------------------------------
 
@@ -26,14 +21,21 @@ DECISION_TEXT = {
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = prepared_settings()
 
-    async def work(desk: StaffDesk) -> Report:
+    async def work(desk: StaffDesk) -> Report | Overview:
         from policy_index.repository import LibraryRepository
 
         library = await LibraryRepository(desk.engine).load()
+        if args.format:  # the dashboard's export: every figure, not only the questions'
+            return await desk.overview(library, args.start, args.end)
         return await desk.stats(library, args.start, args.end)
 
     report, _local = _run(settings, work)
-    if args.json:
+    if isinstance(report, Overview):
+        data = csv_bytes(report) if args.format == "csv" else xlsx_bytes(report)
+        out = args.out or Path(filename(report, args.format))
+        out.write_bytes(data)
+        say(f"已写入 {out}（{report.start} 至 {report.end}，{len(data)} 字节）")
+    elif args.json:
         print_json(report.to_json())
     else:
         _say_report(report)
@@ -51,7 +53,7 @@ def _say_report(r: Report) -> None:
     say(
         "决定："
         + "  ".join(
-            f"{DECISION_TEXT[k]} {n}（{_share(n, r.questions)}）" for k, n in r.decisions.items()
+            f"{DECISION_NAMES[k]} {n}（{_share(n, r.questions)}）" for k, n in r.decisions.items()
         )
     )
     rate = f"{r.answer_rate:.1%}" if r.answer_rate is not None else "—"
@@ -60,7 +62,7 @@ def _say_report(r: Report) -> None:
     busy = [d for d in r.days if d.questions]
     say(f"每日提问（{len(busy)} 天有提问）：")
     for d in busy:
-        mix = " ".join(f"{DECISION_TEXT[k]}{n}" for k, n in d.decisions.items() if n)
+        mix = " ".join(f"{DECISION_NAMES[k]}{n}" for k, n in d.decisions.items() if n)
         say(f"  {d.day}  {d.questions:5d}  {mix}")
     say("热门主题：" if r.topics else "热门主题：（无）")
     for n, (topic, count) in enumerate(r.topics, 1):
@@ -90,4 +92,13 @@ def add_parser(sub: Any) -> None:
     stats.add_argument("--from", dest="start", type=_day, required=True, metavar="YYYY-MM-DD")
     stats.add_argument("--to", dest="end", type=_day, required=True, metavar="YYYY-MM-DD")
     stats.add_argument("--json", action="store_true", help="print JSON (as the staff API)")
+    stats.add_argument(
+        "--format",
+        choices=("csv", "xlsx"),
+        help="write the console dashboard's export (report figures, per day, topics, "
+        "unanswered, subscribers per topic) instead of printing",
+    )
+    stats.add_argument(
+        "--out", type=Path, metavar="FILE", help="where --format writes (default: a dated name)"
+    )
     stats.set_defaults(func=cmd_stats)

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.annual import Overview, overview
 from bot.config import Settings
 from bot.inbox import Answer, Claim, Group, Inbox
 from bot.stats import Report, StatsRangeError, report
@@ -170,6 +171,15 @@ class StaffDesk:
         if not question_ids:
             raise DeskError("请指定要搁置的问题编号。")
         return await self.inbox.dismiss(question_ids)
+
+    async def overview(self, library: Library, start: date, end: date) -> Overview:
+        """The dashboard's and the report export's figures (``bot.annual``)."""
+        try:
+            return await overview(
+                self.engine, library, start, end, similarity=self.settings.staff.similarity
+            )
+        except StatsRangeError as exc:
+            raise DeskError(f"日期范围不对：{exc}") from exc
 
     async def stats(self, library: Library, start: date, end: date) -> Report:
         try:

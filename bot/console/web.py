@@ -17,7 +17,8 @@ in this order, guard every request:
 
 Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
 audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
-The notices pages are in ``bot.console.notice_pages``.
+The pages are in ``bot.console.dashboard`` (the home page: figures, charts and the report
+export), ``bot.console.notice_pages`` and ``bot.console.audit_pages``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from push.staff import ROLE_NAMES, Permission, Refused, StaffUser
 logger = logging.getLogger(__name__)
 
 PREFIX = "/console"
+HOME = f"{PREFIX}/dashboard"  # where signing in lands, unless the sign-in came from a page
 HERE = Path(__file__).parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "_csrf"
@@ -73,6 +75,8 @@ def access(rule: Rule) -> Callable[[H], H]:
 
 def console_app(settings: Settings) -> web.Application:
     from bot.console.account_pages import add_account_pages
+    from bot.console.audit_pages import add_audit_pages
+    from bot.console.dashboard import add_dashboard_pages
     from bot.console.notice_pages import add_notice_pages
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
@@ -92,8 +96,10 @@ def console_app(settings: Settings) -> web.Application:
     app.router.add_get("/login", login_page, name="login_page")
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
+    add_dashboard_pages(app)
     add_notice_pages(app)
     add_account_pages(app)
+    add_audit_pages(app)
     return app
 
 
@@ -261,12 +267,12 @@ def _next(value: str | None) -> str:
     """Only our own pages are followed after sign-in (no open redirect)."""
     if value and value.startswith(PREFIX + "/") and "\\" not in value:
         return value
-    return f"{PREFIX}/notices"
+    return HOME
 
 
 @access("signed_in")
 async def home(request: web.Request) -> web.Response:
-    raise web.HTTPSeeOther(f"{PREFIX}/notices")
+    raise web.HTTPSeeOther(HOME)
 
 
 @access("public")

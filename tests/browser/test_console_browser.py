@@ -63,14 +63,14 @@ async def test_sign_in_wrong_password_and_lockout(site: Any, browser: Any) -> No
     await sign_in(page, site, EDITOR, PASSWORD)
     assert "已暂时锁定" in (await page.text_content("#login-error") or "")
     await sign_in(page, site, REVIEWER, PASSWORD)
-    await page.wait_for_url(re.compile(r"/console/notices$"))
+    await page.wait_for_url(re.compile(r"/console/dashboard$"))
     assert "李审核（审核人）" in await page.inner_text("header")
 
 
 async def test_a_forged_post_is_refused(site: Any, browser: Any, engine: AsyncEngine) -> None:
     page = await browser.new_page()
     await sign_in(page, site, EDITOR, PASSWORD)
-    await page.wait_for_url(re.compile(r"/console/notices$"))
+    await page.wait_for_url(re.compile(r"/console/dashboard$"))
     # A form another site could make the browser send: everything but the token.
     async with page.expect_navigation():
         await page.evaluate(

@@ -40,11 +40,14 @@ async def token(client: Client, path: str = "/console/login") -> str:
     return csrf_of(await resp.text())
 
 
-async def sign_in(client: Client, name: str, password: str = PASSWORD) -> Any:
+async def sign_in(
+    client: Client, name: str, password: str = PASSWORD, next: str = "/console/dashboard"
+) -> Any:
+    """The sign-in form as the browser posts it (``next``: the login page's hidden field)."""
     csrf = await token(client)
     return await client.post(
         "/console/login",
-        data={"_csrf": csrf, "name": name, "password": password, "next": "/console/notices"},
+        data={"_csrf": csrf, "name": name, "password": password, "next": next},
         allow_redirects=False,
     )
 
@@ -75,7 +78,7 @@ async def test_sign_in_rotates_the_session_and_sign_out_ends_it(
     set_cookie = (await console.get("/console/login")).headers.get("Set-Cookie", "")
     resp = await sign_in(console, EDITOR)
     assert resp.status == 303
-    assert resp.headers["Location"] == "/console/notices"
+    assert resp.headers["Location"] == "/console/dashboard"  # the home page
     raw = resp.headers["Set-Cookie"]
     assert "HttpOnly" in raw
     assert "SameSite=Strict" in raw
