@@ -72,7 +72,9 @@ def access(rule: Rule) -> Callable[[H], H]:
 
 
 def console_app(settings: Settings) -> web.Application:
+    from bot.console.library_pages import add_library_pages
     from bot.console.notice_pages import add_notice_pages
+    from bot.console.simulator import add_simulator
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
     storage = DatabaseStorage(idle=idle, secure=settings.staff.console_secure_cookies)
@@ -92,6 +94,8 @@ def console_app(settings: Settings) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     add_notice_pages(app)
+    add_library_pages(app)
+    add_simulator(app)
     return app
 
 
