@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
-SUBSIDY = {
+SUBSIDY: dict[str, Any] = {
     "id": "t-001",
     "title": "青禾区高校毕业生就业见习补贴办法",
     "doc_number": "青人社规〔2024〕2号",
@@ -18,7 +20,7 @@ SUBSIDY = {
     "guide": {"materials": "见习协议、身份证复印件", "phone": "0571-12345678"},
     "qa": [{"question": "见习补贴多久发一次", "answer": "按月发放，每月10日前申报上月补贴。"}],
 }
-PENSION = {
+PENSION: dict[str, Any] = {
     "id": "t-002",
     "title": "青禾区城乡居民基本养老保险缴费补贴实施细则",
     "issuer": "青禾区财政局",
@@ -28,7 +30,7 @@ PENSION = {
     "topics": ["社会保障"],
     "summary": "参保居民按年缴费的，区财政按缴费档次给予每年30元至150元的缴费补贴。",
 }
-OLD_PENSION = {
+OLD_PENSION: dict[str, Any] = {
     "id": "t-000",
     "title": "青禾区城乡居民养老保险缴费补贴暂行办法",
     "issuer": "青禾区财政局",
@@ -40,7 +42,7 @@ OLD_PENSION = {
 ALIAS = {"kind": "alias", "alias": "养老钱", "canonical": "养老保险"}
 
 
-def jsonl(*records: dict[str, object]) -> str:
+def jsonl(*records: Mapping[str, object]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
