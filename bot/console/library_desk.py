@@ -39,6 +39,7 @@ from push.staff import Refused
 SUFFIXES = (".jsonl", ".csv")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
 KEEP_UPLOADS_S = 24 * 3600
+AUDITED_IDS = 500  # the policies an import added or changed, as the audit row lists them
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,9 @@ class LibraryDesk:
             "new": changes.count("new"),
             "changed": changes.count("changed"),
             "same": changes.count("same"),
-            "ids": [e.id for e in changes.entries if e.action != "same" and e.kind == "policy"],
+            "ids": [e.id for e in changes.entries if e.action != "same" and e.kind == "policy"][
+                :AUDITED_IDS
+            ],
         }
         result = await self._repo.upsert(
             incoming, then=_audited(actor, "library.import", upload.name, detail)

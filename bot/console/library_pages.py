@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
@@ -72,7 +72,7 @@ def me(request: web.Request) -> str:
 
 
 def _policy_url(request: web.Request, policy_id: str, tail: str = "") -> str:
-    return f"{request.app.router['library'].url_for()}/policy/{policy_id}{tail}"
+    return f"{request.app.router['library'].url_for()}/policy/{quote(policy_id, safe='')}{tail}"
 
 
 async def _policy(request: web.Request, desk: LibraryDesk) -> tuple[Library, Policy]:
