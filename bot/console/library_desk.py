@@ -16,6 +16,8 @@ library may have changed in between, and files older than a day are swept.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 import secrets
 import time
@@ -39,6 +41,9 @@ from push.staff import Refused
 SUFFIXES = (".jsonl", ".csv")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
 KEEP_UPLOADS_S = 24 * 3600
+STALE = (
+    "这条政策在您编辑期间已被其他人保存，您的修改没有保存。请重新打开编辑页面，在最新内容上修改。"
+)
 AUDITED_IDS = 500  # the policies an import added or changed, as the audit row lists them
 
 
@@ -153,15 +158,27 @@ class LibraryDesk:
     # --- one policy -------------------------------------------------------------------------
 
     async def save(
-        self, raw: dict[str, Any], actor: str, *, editing: Policy | None
+        self,
+        raw: dict[str, Any],
+        actor: str,
+        *,
+        editing: Policy | None,
+        version: str | None = None,
     ) -> tuple[Policy, tuple[str, ...]]:
         """Create or replace one policy (with exactly its Q&A pairs) from a record in the
-        library format; returns it and the fields that changed."""
-        known = await self._repo.policy_ids()
+        library format; returns it and the fields that changed. ``version`` is the policy's
+        ``version_of`` when the form was opened: if someone saved it since, nothing is written
+        (their change is not silently overwritten)."""
+        library = await self._repo.load()
+        known = library_ids(library)
         if editing is not None:
             raw = {**raw, "id": editing.id}  # the id is the key: never renamed by a form
+            current = library.policy(editing.id)
+            if current is None:
+                raise Refused("这条政策已不在政策库中。", status=404)
+            if version is not None and version != version_of(current, library.qa_for(current.id)):
+                raise Refused(STALE, status=409)
         policy, qa = validate_policy(raw, known_policy_ids=known, source="表单")
-        library = await self._repo.load()
         if editing is None and policy.id in known:
             message = f"policy {policy.id!r} already exists"
             raise LibraryFormatError([RecordError("表单", 0, "id", message)])
@@ -212,6 +229,15 @@ class LibraryDesk:
         if not await self._repo.remove_alias(alias, then=then):
             raise Refused(f"没有别名“{alias}”。", status=404)
         await self._changed()
+
+
+def version_of(policy: Policy, qa: list[QAPair]) -> str:
+    """A short fingerprint of a policy and its Q&A pairs as the edit form shows them."""
+    record = policy_record(policy, sorted(qa, key=lambda q: q.id))
+    for pair, nested in zip(sorted(qa, key=lambda q: q.id), record.get("qa", []), strict=True):
+        nested["id"] = pair.id
+    data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def library_ids(library: Library) -> set[str]:

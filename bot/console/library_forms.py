@@ -251,6 +251,7 @@ def record_of(
         ]
     echo: dict[str, Any] = {n: str(form.get(n, "")) for n in SCALARS}
     echo.update(
+        version=str(form.get("version", "")),
         audience=audience,
         topics=str(form.get("topics", "")),
         aliases=str(form.get("aliases", "")),

@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlencode
 from aiohttp import web
 
 from bot import keys
-from bot.console.library_desk import LibraryDesk, Preview
+from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
 from bot.console.web import USER, access, flash, render
 from policy_index.browse import Filters, issuers, search, topics
@@ -175,9 +175,23 @@ async def policy_page(request: web.Request) -> web.Response:
 
 
 def _edit_context(
-    form: dict[str, Any], policy: Policy | None, errors: list[dict[str, Any]] | None = None
+    form: dict[str, Any],
+    policy: Policy | None,
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    version: str = "",
+    stale: str = "",
 ) -> dict[str, Any]:
-    return {**_shared(), "form": form, "p": policy, "errors": errors or []}
+    if not version:
+        version = str(form.get("version", ""))
+    return {
+        **_shared(),
+        "form": form,
+        "p": policy,
+        "errors": errors or [],
+        "version": version,
+        "stale": stale,
+    }
 
 
 @access(Permission.LIBRARY)
@@ -188,8 +202,9 @@ async def new_page(request: web.Request) -> web.Response:
 @access(Permission.LIBRARY)
 async def edit_page(request: web.Request) -> web.Response:
     library, policy = await _policy(request, desk_of(request))
-    form = form_of(policy, library.qa_for(policy.id))
-    return await render(request, "library_edit.html", _edit_context(form, policy))
+    qa = library.qa_for(policy.id)
+    ctx = _edit_context(form_of(policy, qa), policy, version=version_of(policy, qa))
+    return await render(request, "library_edit.html", ctx)
 
 
 async def _save(request: web.Request, editing: Policy | None, library: Library) -> web.Response:
@@ -201,10 +216,14 @@ async def _save(request: web.Request, editing: Policy | None, library: Library) 
     try:
         if problems:
             raise LibraryFormatError(problems)
-        policy, changed = await desk.save(raw, me(request), editing=editing)
+        version = str(form.get("version", "")) or None
+        policy, changed = await desk.save(raw, me(request), editing=editing, version=version)
     except LibraryFormatError as exc:
         ctx = _edit_context(echo, editing, errors_zh(exc.errors))
         return await render(request, "library_edit.html", ctx, status=400)
+    except Refused as exc:
+        ctx = _edit_context(echo, editing, stale=str(exc))
+        return await render(request, "library_edit.html", ctx, status=exc.status)
     if editing is None:
         await flash(request, f"已新建政策“{policy.title}”，机器人已按新内容回答。")
     elif changed:

@@ -39,6 +39,7 @@ from bot.console.web import USER, access, render
 from bot.context import HandlerContext
 from bot.conversations import EMPTY
 from bot.dispatch import handle_message
+from bot.log_setup import OpenidHash, openid_hash
 from bot.questions import AnswerCount, Asked, QuestionLog
 from bot.wechat import TextMessage
 from bot.wechat.replies import NewsReply, Reply, fit_text
@@ -191,9 +192,11 @@ async def say(request: web.Request) -> web.Response:
             ctx, questions=questions, subscriptions=subscriptions, enterprises=None
         )
 
+    openid = sim_openid(request[USER].name)
+    openid_hash.set(OpenidHash(openid, settings.openid_hash_salt))  # as the callback logs it
     msg = TextMessage(
         to_user=settings.wechat.app_id or "gh_console_simulator",
-        from_user=sim_openid(request[USER].name),
+        from_user=openid,
         create_time=int(time.time()),
         msg_id=time.time_ns(),
         content=text,

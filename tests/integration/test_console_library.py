@@ -317,3 +317,48 @@ async def test_simulator_follow_ups_subscriptions_and_reset(
     assert "养老保险缴费补贴" not in page.split('id="chat"')[1].split("</section>")[0]
     assert "（回复数字）" not in await ask(console, csrf, "2")  # the pending choice is gone
     assert csrf_of(page)
+
+
+async def test_an_edit_over_someone_elses_save_is_refused(
+    console: Client, engine: AsyncEngine
+) -> None:
+    csrf = await signed_in(console)
+    await imported(console, csrf)
+    page = await (await console.get("/console/library/policy/t-002/edit")).text()
+    version = page.split('name="version" value="')[1].split('"')[0]
+    form = {
+        "_csrf": csrf,
+        "title": "青禾区城乡居民基本养老保险缴费补贴实施细则",
+        "version": version,
+    }
+    first = await console.post(
+        "/console/library/policy/t-002/edit", data={**form, "summary": "第一位同事的修改。"}
+    )
+    assert "已保存" in await first.text()
+    second = await console.post(
+        "/console/library/policy/t-002/edit", data={**form, "summary": "第二位同事的修改。"}
+    )
+    assert second.status == 409
+    page = await second.text()
+    assert "已被其他人保存，您的修改没有保存" in page
+    assert "第二位同事的修改。" in page  # kept in the form, to copy from
+    library = await LibraryRepository(engine).load()
+    assert library.policy("t-002").summary == "第一位同事的修改。"  # type: ignore[union-attr]
+
+
+async def test_a_csv_file_is_previewed_and_its_errors_name_the_line(
+    console: Client, engine: AsyncEngine
+) -> None:
+    csrf = await signed_in(console)
+    good = (
+        "id,title,issuer,date,topics\n"
+        "c-1,青禾区农机购置补贴实施方案,青禾区农业农村局,2025-02-01,农业\n"
+    )
+    page = await (await upload(console, csrf, good, name="农业.csv")).text()
+    assert '<b id="count-new">1</b>' in page
+    bad = good + "c-2,,青禾区农业农村局,2025-02-30,农业\n"
+    resp = await upload(console, csrf, bad, name="农业.csv")
+    rows = (await resp.text()).split('id="import-errors"')[1]
+    assert "<td>3</td><td>标题 <code>title</code></td><td>必须填写</td>" in rows
+    assert "<td>3</td><td>发文日期 <code>date</code></td>" in rows
+    assert await LibraryRepository(engine).policy_ids() == set()
