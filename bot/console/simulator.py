@@ -170,6 +170,7 @@ async def simulator_page(request: web.Request) -> web.Response:
             "openid": sim_openid(request[USER].name),
             "revision": request.config_dict[keys.POLICIES].index.revision,
             "topics": session.get(SESSION_TOPICS, []),
+            "prefill": request.query.get("q", "")[:MAX_TEXT],  # 试问 from a policy's page
         },
     )
 

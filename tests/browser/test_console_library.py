@@ -90,6 +90,7 @@ async def test_import_edit_and_the_simulator_answer_changes(
     await page.screenshot(path=str(screenshots / "library-policy.png"), full_page=True)
 
     await page.click("text=在对话模拟中试问")
+    assert await page.input_value("#say input[name=text]") == "见习补贴"  # the policy's 别称
     after = await ask(page, "见习补贴每月多少钱")
     assert "每人每月2000元" in after
     assert "1500元" not in after
