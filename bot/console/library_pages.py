@@ -37,6 +37,8 @@ from policy_index.model import (
 from push.staff import Permission, Refused
 
 PER_PAGE = 20
+# aiohttp's default request limit (bot.app keeps it), less room for the rest of the form.
+MAX_UPLOAD = 1024**2 - 16 * 1024
 POLICY = "/library/policy/{policy_id}"
 UPLOADS = "console-imports"
 ACTION_NAMES = {"new": "新增", "changed": "修改", "same": "不变"}
@@ -265,9 +267,12 @@ async def repeal(request: web.Request) -> web.Response:
 
 
 def _import_context(
-    preview: Preview | None = None, errors: list[dict[str, Any]] | None = None, name: str = ""
+    preview: Preview | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    name: str = "",
 ) -> dict[str, Any]:
     return {
+        "max_bytes": MAX_UPLOAD,
         "preview": preview,
         "errors": errors or [],
         "name": name,
