@@ -9,6 +9,7 @@ the flood router then answers a user over the limit politely.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -60,10 +61,18 @@ def as_text(msg: InboundMessage) -> InboundMessage:
 
 
 async def handle_message(
-    app: web.Application, msg: InboundMessage, *, sent_last_minute: int = 0
+    app: web.Application,
+    msg: InboundMessage,
+    *,
+    sent_last_minute: int = 0,
+    sandbox: Callable[[HandlerContext], HandlerContext] | None = None,
 ) -> Reply | None:
+    """``sandbox`` swaps parts of the context (the console's chat simulator: nothing of the
+    simulated person reaches the question log or the subscriptions)."""
     msg = as_text(msg)
     ctx = make_context(app, msg, sent_last_minute)
+    if sandbox is not None:
+        ctx = sandbox(ctx)
     try:
         return await app[keys.ROUTER].dispatch(msg, ctx)
     except Exception:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +21,9 @@ from policy_index.model import Alias, Guide, Interpretation, Level, Library, Pol
 from policy_index.tables import AliasRow, InterpretationRow, LibraryState, PolicyRow, QAPairRow
 
 CHUNK = 500
+
+AfterWrite = Callable[[AsyncConnection], Awaitable[None]]
+"""Run in the write's own transaction (the console's audit row): both are kept, or neither."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +135,8 @@ class LibraryRepository:
         library = read_library(list(paths), known_policy_ids=await self.policy_ids())
         return await self.upsert(library)
 
-    async def upsert(self, library: Library) -> ImportResult:
-        """Insert or replace every record by id, all in one transaction."""
+    async def upsert(self, library: Library, *, then: AfterWrite | None = None) -> ImportResult:
+        """Insert or replace every record by id, all in one transaction (``then`` included)."""
         now = datetime.now(UTC)
         policy_rows = [_policy_values(p, now) for p in library.policies]
         interpretation_rows = [
@@ -174,9 +177,40 @@ class LibraryRepository:
             await _upsert(conn, QAPairRow.__table__, qa_rows, ["id"])  # type: ignore[arg-type]
             await _upsert(conn, AliasRow.__table__, alias_rows, ["alias"])  # type: ignore[arg-type]
             revision = await _bump(session, now)
+            if then is not None:
+                await then(conn)
         return ImportResult(
             len(library.policies), len(library.qa_pairs), len(library.aliases), revision
         )
+
+    async def save_policy(
+        self, policy: Policy, qa: Iterable[QAPair], *, then: AfterWrite | None = None
+    ) -> ImportResult:
+        """One policy as edited: its Q&A pairs become exactly ``qa`` (pairs no longer listed
+        are deleted, unlike an import, which never deletes)."""
+        pairs = list(qa)
+        keep = [q.id for q in pairs]
+
+        async def drop_then(conn: AsyncConnection) -> None:
+            await conn.execute(
+                delete(QAPairRow).where(QAPairRow.policy_id == policy.id, QAPairRow.id.not_in(keep))
+            )
+            if then is not None:
+                await then(conn)
+
+        return await self.upsert(Library.of([policy], pairs), then=drop_then)
+
+    async def remove_alias(self, alias: str, *, then: AfterWrite | None = None) -> bool:
+        """Delete a library-wide alias; False (nothing written) when there is none."""
+        async with self._sessions.begin() as session:
+            conn = await session.connection()
+            gone = await conn.execute(delete(AliasRow).where(AliasRow.alias == alias))
+            if not gone.rowcount:
+                return False
+            await _bump(session, datetime.now(UTC))
+            if then is not None:
+                await then(conn)
+            return True
 
     async def load(self) -> Library:
         async with self._sessions() as session:

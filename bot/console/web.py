@@ -77,7 +77,9 @@ def console_app(settings: Settings) -> web.Application:
     from bot.console.account_pages import add_account_pages
     from bot.console.audit_pages import add_audit_pages
     from bot.console.dashboard import add_dashboard_pages
+    from bot.console.library_pages import add_library_pages
     from bot.console.notice_pages import add_notice_pages
+    from bot.console.simulator import add_simulator
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
     storage = DatabaseStorage(idle=idle, secure=settings.staff.console_secure_cookies)
@@ -100,6 +102,8 @@ def console_app(settings: Settings) -> web.Application:
     add_notice_pages(app)
     add_account_pages(app)
     add_audit_pages(app)
+    add_library_pages(app)
+    add_simulator(app)
     return app
 
 
