@@ -17,7 +17,8 @@ in this order, guard every request:
 
 Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
 audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
-The notices pages are in ``bot.console.notice_pages``.
+The notices pages are in ``bot.console.notice_pages``, the unanswered inbox in
+``bot.console.inbox_pages``, subscribers and enterprises in ``bot.console.people_pages``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def access(rule: Rule) -> Callable[[H], H]:
 
 
 def console_app(settings: Settings) -> web.Application:
+    from bot.console.inbox_pages import add_inbox_pages
     from bot.console.notice_pages import add_notice_pages
+    from bot.console.people_pages import add_people_pages
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
     storage = DatabaseStorage(idle=idle, secure=settings.staff.console_secure_cookies)
@@ -92,6 +95,8 @@ def console_app(settings: Settings) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     add_notice_pages(app)
+    add_inbox_pages(app)
+    add_people_pages(app)
     return app
 
 
