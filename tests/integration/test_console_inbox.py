@@ -75,9 +75,7 @@ async def test_one_answer_reaches_every_asker_once_and_is_saved_as_a_qa_pair(
     assert "可送达 3 人" in page
     assert "o_driver" not in page  # askers are never shown
 
-    resp = await answer(
-        console, listed[DRIVING[0]], ANSWER, save_qa="on", question="怎么考驾照"
-    )
+    resp = await answer(console, listed[DRIVING[0]], ANSWER, save_qa="on", question="怎么考驾照")
     assert resp.status == 200
     assert re.search(r"/console/inbox/answers/\d+$", str(resp.url))
     shown = await resp.text()
