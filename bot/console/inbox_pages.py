@@ -56,8 +56,23 @@ REASON_NAMES = {
     "no_response": "微信未响应，无法确认是否送达",
     "unavailable": "未能连上微信接口",
     "error": "发送时出错",
+    "retry": "微信暂时不可用",
+    "refresh_token": "微信接口凭证失效",
+    "recipient_gone": "提问人已取消关注或拒收",
+    "quota": "已达微信接口调用额度",
+    "configuration": "公众号接口配置有误（如 IP 白名单、权限），请联系管理员",
+    "permanent": "微信拒绝发送",
 }
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+PROBLEMS_FIRST = (
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNKNOWN,
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.UNREACHABLE,
+    DeliveryStatus.SENT,
+)
+RECENT = 20
 
 
 def add_inbox_pages(app: web.Application) -> None:
@@ -129,6 +144,22 @@ async def inbox_page(request: web.Request) -> web.Response:
     desk = _desk(request)
     groups = await desk.groups()
     moment = desk.now()
+    recent = [
+        {
+            "id": a.id,
+            "question": a.question,
+            "author": a.author or "",
+            "at": shown(a.created_at),
+            "qa": a.qa_id is not None,
+            "counts": [
+                (s.value, STATUS_NAMES[s], a.counts[s.value])
+                for s in PROBLEMS_FIRST
+                if a.counts.get(s.value)
+            ],
+            "retryable": any(a.counts.get(s.value) for s in RETRYABLE),
+        }
+        for a in await desk.inbox.recent_answers(RECENT)
+    ]
     return await render(
         request,
         "inbox.html",
@@ -136,6 +167,7 @@ async def inbox_page(request: web.Request) -> web.Response:
             "groups": [_group(g, moment) for g in groups[:MAX_GROUPS]],
             "more": max(0, len(groups) - MAX_GROUPS),
             "open_questions": sum(len(g.questions) for g in groups),
+            "recent": recent,
         },
     )
 

@@ -6,6 +6,7 @@ kept; dismissing removes the group without telling anyone; roles; and the audit 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -94,6 +95,10 @@ async def test_one_answer_reaches_every_asker_once_and_is_saved_as_a_qa_pair(
     [qa] = [q for q in library.qa_pairs if q.question == "怎么考驾照"]
     assert ANSWER in qa.answer
     assert await groups(console) == {DOGS: listed[DOGS]}  # the answered group has left
+    recent = await (await console.get("/console/inbox")).text()
+    assert f'href="{resp.url.path}">怎么考驾照</a>' in recent  # listed under 最近的答复
+    assert "已送达 3" in recent
+    assert "无法送达 1" in recent
 
     [entry] = [e for e in await audit.entries(engine) if e.action == "inbox.answer"]
     assert entry.actor == EDITOR
@@ -165,3 +170,26 @@ async def test_an_auditor_may_not_answer(
     )
     assert resp.status == 403
     assert fake_wechat.calls_to(SEND) == []
+
+
+async def test_a_refused_delivery_is_shown_and_sent_again_from_the_page(
+    console: Client, peer: WeChatPeer, fake_wechat: FakeWeChatServer
+) -> None:
+    await ask_unanswered(console, peer, {"o_driver_a": DRIVING[0], "o_driver_b": DRIVING[1]})
+    fake_wechat.fail_next(SEND, 40164)  # our IP is not on the whitelist: certainly not sent
+    await sign_in(console, REVIEWER)
+    resp = await answer(console, (await groups(console))[DRIVING[0]], ANSWER)
+    page = await resp.text()
+    assert "送达 1 人，1 人发送失败，可重发" in page
+    assert "公众号接口配置有误" in page
+    assert '/deliver"' in page  # the button to send again
+
+    resp = await console.post(f"{resp.url.path}/deliver", data={"_csrf": csrf_of(page)})
+    page = await resp.text()
+    assert "已重新发送未送达的答复" in page
+    assert '/deliver"' not in page  # nothing left to send: no button
+    assert "已送达 2" in page
+    # Three requests: the refused one, the one accepted at once, the refused one sent again.
+    sent = Counter(c.body["touser"] for c in fake_wechat.calls_to(SEND))
+    assert sorted(sent.values()) == [1, 2]
+    assert set(sent) == {"o_driver_a", "o_driver_b"}
