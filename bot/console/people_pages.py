@@ -123,7 +123,10 @@ async def erase(request: web.Request) -> web.Response:
     await request.config_dict[keys.PERSONAL_DATA].forget(openid)
     salt = request.config_dict[keys.SETTINGS].openid_hash_salt.get_secret_value()
     person = hash_openid(openid, salt)
-    detail: dict[str, Any] = {"removed": {k: n for k, n in counts.items() if n}}
+    removed = {k: n for k, n in counts.items() if n and k != "delivered"}
+    detail: dict[str, Any] = {"removed": removed}
+    if counts["delivered"]:  # kept as counts for the notices' figures, without the person
+        detail["anonymised_deliveries"] = counts["delivered"]
     if reference:
         detail["reference"] = reference
     async with engine.begin() as conn:

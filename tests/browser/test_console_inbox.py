@@ -79,8 +79,10 @@ async def test_answer_an_inbox_group_and_see_it_delivered(
         assert f"“{text}”" in message["text"]["content"]
 
     await page.click("text=← 待答复")
-    assert DRIVING[0] not in await page.inner_text("main")  # answered: gone from the inbox
-    assert DOGS in await page.inner_text("main")
+    await page.wait_for_selector("h1:text-is('待答复')")
+    assert await page.locator("li.group", has_text=DRIVING[0]).count() == 0  # answered: gone
+    assert await page.locator("li.group", has_text=DOGS).count() == 1
+    assert "已送达 3" in await page.locator("#recent li", has_text=DRIVING[0]).inner_text()
 
     # Dismissing asks first; once confirmed, the group leaves and nobody is told.
     page.once("dialog", lambda dialog: dialog.accept())
