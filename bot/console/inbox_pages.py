@@ -247,8 +247,12 @@ async def answer(request: web.Request) -> web.Response:
     if outcome.qa is not None:
         detail["qa_id"] = outcome.qa.id
         detail["policy_id"] = outcome.qa.policy_id
-    await _audit(request, "inbox.answer", "answer", done.id, detail)
-    await flash(request, _summary(done, outcome.qa.id if outcome.qa else None))
+    if outcome.answer is None:  # all answered already (a second click): finished, not redone
+        await _audit(request, "inbox.deliver", "answer", done.id, detail)
+        await flash(request, f"这些问题已经答复过（答复 {done.id}），没有重复发送。")
+    else:
+        await _audit(request, "inbox.answer", "answer", done.id, detail)
+        await flash(request, _summary(done, outcome.qa.id if outcome.qa else None))
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/answers/{done.id}")
 
 

@@ -55,6 +55,12 @@ async def open_group(client: Client, number: int) -> tuple[str, list[str]]:
 
 async def answer(client: Client, number: int, text: str, **fields: str) -> Any:
     csrf, ids = await open_group(client, number)
+    return await answer_with(client, ids, csrf, text, **fields)
+
+
+async def answer_with(
+    client: Client, ids: list[str], csrf: str, text: str = ANSWER, **fields: str
+) -> Any:
     data = [("_csrf", csrf), ("text", text), *(("question_id", i) for i in ids)]
     data += list(fields.items())
     return await client.post("/console/inbox/answer", data=data)
@@ -76,6 +82,7 @@ async def test_one_answer_reaches_every_asker_once_and_is_saved_as_a_qa_pair(
     assert "可送达 3 人" in page
     assert "o_driver" not in page  # askers are never shown
 
+    _, ids = await open_group(console, listed[DRIVING[0]])
     resp = await answer(console, listed[DRIVING[0]], ANSWER, save_qa="on", question="怎么考驾照")
     assert resp.status == 200
     assert re.search(r"/console/inbox/answers/\d+$", str(resp.url))
@@ -105,6 +112,11 @@ async def test_one_answer_reaches_every_asker_once_and_is_saved_as_a_qa_pair(
     assert entry.detail["questions"] == 4
     assert entry.detail["deliveries"] == {"sent": 3, "unreachable": 1}
     assert entry.detail["qa_id"] == qa.id
+
+    # The same form sent again (a second click, a reloaded page): nothing is sent twice.
+    again = await answer_with(console, ids, csrf_of(shown))
+    assert "这些问题已经答复过" in await again.text()
+    assert len(fake_wechat.calls_to(SEND)) == 3
 
     # Delivering again sends nothing twice.
     csrf = csrf_of(shown)

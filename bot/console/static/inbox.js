@@ -23,6 +23,15 @@
     update();
   }
 
+  // One answer per click: a second click while the first is being sent does nothing.
+  const answerForm = document.getElementById("answer-form");
+  if (answerForm) {
+    answerForm.addEventListener("submit", () => {
+      const button = answerForm.querySelector("button[type=submit]");
+      setTimeout(() => { button.disabled = true; button.textContent = "正在发送…"; }, 0);
+    });
+  }
+
   const qa = document.getElementById("save-qa");
   const fields = document.getElementById("qa-fields");
   if (qa && fields) {
