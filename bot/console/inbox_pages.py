@@ -23,6 +23,7 @@ from bot.console.api import shielded
 from bot.console.desk import (
     LONGEST_QUOTE,
     MAX_QUESTIONS_PER_ANSWER,
+    AnswerOutcome,
     AnswerRequest,
     DeskError,
     StaffDesk,
@@ -96,7 +97,7 @@ def shown(moment: datetime | None) -> str:
 def _ids(form: MultiDictProxy[Any]) -> tuple[int, ...]:
     values = [v for v in form.getall("question_id", []) if isinstance(v, str) and v.isdigit()]
     if not values:
-        raise Refused("请选择要处理的问题。")
+        raise Refused("请至少勾选一个问题。")
     if len(values) > MAX_QUESTIONS_PER_ANSWER:
         raise Refused(f"一次最多处理 {MAX_QUESTIONS_PER_ANSWER} 个问题。")
     return tuple(int(v) for v in values)
@@ -187,7 +188,13 @@ async def _group_view(
 ) -> web.Response:
     desk = _desk(request)
     view = _group(group, desk.now())
-    filled = form or {"text": "", "save_qa": False, "policy_id": "", "question": view["text"]}
+    filled = form or {
+        "ids": (),  # all of the group's questions ticked
+        "text": "",
+        "save_qa": False,
+        "policy_id": "",
+        "question": view["text"],
+    }
     # The answer's room in one customer-service message, after the greeting and the quote.
     frame = desk.message(LONGEST_QUOTE, desk.now(), "")
     context = {
@@ -213,28 +220,38 @@ async def group_page(request: web.Request) -> web.Response:
 @access(Permission.ANSWER)
 async def answer(request: web.Request) -> web.Response:
     form = await request.post()
-    ids = _ids(form)
     desk = _desk(request)
     save_qa = form.get("save_qa") == "on"
     text = str(form.get("text") or "")
     policy_id = str(form.get("policy_id") or "").strip()
     question = str(form.get("question") or "").strip()
-    typed = {"text": text, "save_qa": save_qa, "policy_id": policy_id, "question": question}
-    wanted = AnswerRequest(
-        question_ids=ids,
-        text=text,
-        save_qa=save_qa,
-        policy_id=(policy_id or None) if save_qa else None,
-        question=question or None,
-        author=request[USER].name,
-    )
+    typed: dict[str, Any] = {
+        "ids": (),
+        "text": text,
+        "save_qa": save_qa,
+        "policy_id": policy_id,
+        "question": question,
+    }
+    group_id = str(form.get("group") or "")
     try:
-        outcome = await shielded(request, desk.answer(wanted))
-    except DeskError as exc:  # nothing was written: the form comes back with the text kept
-        group = await desk.inbox.group_of(min(ids))
+        typed["ids"] = ids = _ids(form)
+        wanted = AnswerRequest(
+            question_ids=ids,
+            text=text,
+            save_qa=save_qa,
+            policy_id=(policy_id or None) if save_qa else None,
+            question=question or None,
+            author=request[USER].name,
+        )
+        outcome = await shielded(request, _answering(desk, wanted))
+        if isinstance(outcome, DeskError):
+            raise outcome
+    except (DeskError, Refused) as exc:  # nothing was written: the form comes back, text kept
+        status = exc.status
+        group = await desk.inbox.group_of(int(group_id)) if group_id.isdigit() else None
         if group is None:
-            raise Refused(str(exc), exc.status) from exc
-        return await _group_view(request, group, typed, str(exc), exc.status)
+            raise Refused(str(exc), status) from exc
+        return await _group_view(request, group, typed, str(exc), status)
     if outcome.answer is None and not outcome.earlier:
         await flash(request, "这些问题已不在待答复列表中（可能已被其他同事答复或搁置）。", "error")
         raise web.HTTPSeeOther(f"{PREFIX}/inbox")
@@ -254,6 +271,14 @@ async def answer(request: web.Request) -> web.Response:
         await _audit(request, "inbox.answer", "answer", done.id, detail)
         await flash(request, _summary(done, outcome.qa.id if outcome.qa else None))
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/answers/{done.id}")
+
+
+async def _answering(desk: StaffDesk, wanted: AnswerRequest) -> AnswerOutcome | DeskError:
+    """The answer, or the desk's refusal as a value (a refusal is no failure of the task)."""
+    try:
+        return await desk.answer(wanted)
+    except DeskError as exc:
+        return exc
 
 
 def _summary(answer: Answer, qa_id: str | None) -> str:

@@ -55,7 +55,7 @@ async def open_group(client: Client, number: int) -> tuple[str, list[str]]:
 
 async def answer(client: Client, number: int, text: str, **fields: str) -> Any:
     csrf, ids = await open_group(client, number)
-    return await answer_with(client, ids, csrf, text, **fields)
+    return await answer_with(client, ids, csrf, text, group=str(number), **fields)
 
 
 async def answer_with(
@@ -205,3 +205,28 @@ async def test_a_refused_delivery_is_shown_and_sent_again_from_the_page(
     sent = Counter(c.body["touser"] for c in fake_wechat.calls_to(SEND))
     assert sorted(sent.values()) == [1, 2]
     assert set(sent) == {"o_driver_a", "o_driver_b"}
+
+
+async def test_a_question_unticked_from_the_group_stays_in_the_inbox(
+    console: Client, peer: WeChatPeer, fake_wechat: FakeWeChatServer
+) -> None:
+    await ask_unanswered(console, peer, {"o_driver_a": DRIVING[0], "o_driver_b": DRIVING[2]})
+    await sign_in(console, EDITOR)
+    number = (await groups(console))[DRIVING[0]]
+    csrf, ids = await open_group(console, number)
+    assert len(ids) == 2
+    resp = await answer_with(console, [str(number)], csrf)  # the other one unticked
+    assert "已答复 1 个问题，送达 1 人" in await resp.text()
+    assert len(fake_wechat.messages_to("o_driver_a")) == 1
+    assert fake_wechat.messages_to("o_driver_b") == []
+    assert DRIVING[2] in await groups(console)  # still waiting for its own answer
+
+    # Nothing ticked: the form comes back with the answer kept.
+    csrf, _ = await open_group(console, number := (await groups(console))[DRIVING[2]])
+    resp = await console.post(
+        "/console/inbox/answer", data={"_csrf": csrf, "group": str(number), "text": "草稿答复"}
+    )
+    assert resp.status == 400
+    page = await resp.text()
+    assert "请至少勾选一个问题" in page
+    assert "草稿答复" in page
