@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import ForeignKey, Integer, String, Table, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -158,6 +158,18 @@ class Answer:
         return {s.value: counts.get(s, 0) for s in DeliveryStatus}
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerHead:
+    """An answer as listed: without its deliveries, only how many ended how."""
+
+    id: int
+    created_at: datetime
+    question: str
+    author: str | None
+    qa_id: str | None
+    counts: dict[str, int]  # DeliveryStatus value -> deliveries (only those present)
+
+
 class Inbox:
     def __init__(self, engine: AsyncEngine, *, similarity: float = THRESHOLD) -> None:
         self.engine = engine
@@ -226,6 +238,28 @@ class Inbox:
         """An answer and what became of each of its deliveries."""
         async with self.engine.connect() as conn:
             return await conn.run_sync(lambda c: _answer(c, answer_id))
+
+    async def recent_answers(self, limit: int = 20) -> list[AnswerHead]:
+        """The latest answers, newest first."""
+        a, d = STAFF_ANSWERS.c, DELIVERIES.c
+        async with self.engine.connect() as conn:
+            heads = (
+                await conn.execute(
+                    select(a.id, a.created_at, a.question, a.author, a.qa_id)
+                    .order_by(a.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            counts: dict[int, dict[str, int]] = {h.id: {} for h in heads}
+            if heads:
+                rows = await conn.execute(
+                    select(d.answer_id, d.status, func.count())
+                    .where(d.answer_id.in_(list(counts)))
+                    .group_by(d.answer_id, d.status)
+                )
+                for answer_id, status, n in rows:
+                    counts[answer_id][status] = int(n)
+        return [AnswerHead(*h, counts=counts[h.id]) for h in heads]
 
     async def answer_ids_for(self, question_ids: Sequence[int]) -> dict[int, int]:
         d = DELIVERIES.c

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.batches import Batches
 from bot.conversations import CONVERSATIONS
 from bot.questions import QUESTIONS
+from push.people import held as held_by_push
 from push.subscriptions import forget as forget_push
 
 
@@ -32,3 +34,15 @@ class PersonalData:
             forget_push(conn, openid, datetime.now(UTC))
 
         await self._batches.run(forget)
+
+
+async def held(engine: AsyncEngine, openid: str) -> dict[str, int]:
+    """What ``PersonalData.forget`` would delete or unlink for this person, counted (shown to
+    staff before they erase it)."""
+    async with engine.connect() as conn:
+        counts = await held_by_push(conn, openid)
+        conversation = select(func.count()).where(CONVERSATIONS.c.openid == openid)
+        questions = select(func.count()).where(QUESTIONS.c.openid == openid)
+        counts["conversation"] = int((await conn.execute(conversation)).scalar_one())
+        counts["questions"] = int((await conn.execute(questions)).scalar_one())
+    return counts

@@ -142,7 +142,7 @@ def _date(request: web.Request, name: str, *, required: bool = False) -> date | 
         raise DeskError(f"参数 {name} 应为日期 YYYY-MM-DD，收到 {value!r}。") from None
 
 
-async def _shielded(request: web.Request, coro: Coroutine[Any, Any, T]) -> T:
+async def shielded(request: web.Request, coro: Coroutine[Any, Any, T]) -> T:
     """Run staff work to its end even if the client goes away (a send is never cut short)."""
     task = request.config_dict[keys.TASKS].spawn(coro, name="staff")
     return await asyncio.shield(task)
@@ -174,7 +174,7 @@ async def create_answer(request: web.Request) -> web.Response:
         question=body.question,
         author=body.by,
     )
-    outcome = await _shielded(request, _desk(request).answer(answer))
+    outcome = await shielded(request, _desk(request).answer(answer))
     if outcome.answer is None and not outcome.earlier:
         raise DeskError("这些问题都不在待答复列表中（可能已被搁置，或编号不对）。", 409)
     return _json(outcome_json(outcome), 201 if outcome.answer else 200)
@@ -187,7 +187,7 @@ async def show_answer(request: web.Request) -> web.Response:
 
 async def deliver_answer(request: web.Request) -> web.Response:
     answer_id = int(request.match_info["answer_id"])
-    answer = await _shielded(request, _desk(request).deliver(answer_id))
+    answer = await shielded(request, _desk(request).deliver(answer_id))
     return _json(answer_json(answer))
 
 

@@ -18,7 +18,8 @@ in this order, guard every request:
 Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
 audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
 The pages are in ``bot.console.dashboard`` (the home page: figures, charts and the report
-export), ``bot.console.notice_pages`` and ``bot.console.audit_pages``.
+export), ``notice_pages``, ``library_pages`` and ``simulator``, ``inbox_pages``,
+``people_pages`` (subscribers and enterprises), ``account_pages`` and ``audit_pages``.
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ def console_app(settings: Settings) -> web.Application:
     from bot.console.account_pages import add_account_pages
     from bot.console.audit_pages import add_audit_pages
     from bot.console.dashboard import add_dashboard_pages
+    from bot.console.inbox_pages import add_inbox_pages
     from bot.console.library_pages import add_library_pages
     from bot.console.notice_pages import add_notice_pages
+    from bot.console.people_pages import add_people_pages
     from bot.console.simulator import add_simulator
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
@@ -104,6 +107,8 @@ def console_app(settings: Settings) -> web.Application:
     add_audit_pages(app)
     add_library_pages(app)
     add_simulator(app)
+    add_inbox_pages(app)
+    add_people_pages(app)
     return app
 
 
