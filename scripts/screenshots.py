@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -27,6 +28,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
+from stdnum.cn import uscc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +41,7 @@ from bot.questions import QUESTIONS  # noqa: E402
 from push import staff  # noqa: E402
 from push.config import PushSettings  # noqa: E402
 from push.engine import Dispatcher  # noqa: E402
+from push.enterprises import Enterprises  # noqa: E402
 from push.notice_rules import NoticeContent  # noqa: E402
 from push.notices import NoticeDesk  # noqa: E402
 
@@ -72,6 +75,44 @@ QUESTIONS_ASKED = [
     "农村危房改造",
     "退役军人优待",
     "医疗救助怎么报销",
+]
+
+
+def credit_code(n: int) -> str:
+    """A valid 统一社会信用代码 (check digit by python-stdnum) for demo enterprise ``n``."""
+    base = f"91350100MA{n:07d}"
+    return base + uscc.calc_check_digit(base)
+
+
+ENTERPRISES: list[dict[str, Any]] = [
+    {
+        "uscc": credit_code(n),
+        "name": name,
+        "industry": industry,
+        "employees": staff_count,
+        "town": town,
+        "founded": founded,
+        "qualifications": quals,
+        "tags": [],
+        "openids": [],
+    }
+    for n, (name, industry, staff_count, town, founded, quals) in enumerate(
+        [
+            ("青禾精工有限公司", "制造业", 80, "禾丰镇", "2019-05-08", ["高新技术企业"]),
+            ("云州禾美食品有限公司", "制造业", 46, "青溪镇", "2016-03-21", []),
+            (
+                "青禾区晨光软件有限公司",
+                "信息传输、软件和信息技术服务业",
+                23,
+                "禾丰镇",
+                "2021-09-01",
+                ["科技型中小企业"],
+            ),
+            ("云州市顺达物流有限公司", "交通运输、仓储和邮政业", 130, "城关街道", "2012-11-15", []),
+            ("青禾区百味餐饮店", "住宿和餐饮业", 9, "城关街道", "2022-06-30", []),
+        ],
+        start=1,
+    )
 ]
 TOPICS = ["社保", "就业", "低保", "企业补贴", "高龄"]  # as residents type them
 
@@ -117,6 +158,11 @@ async def fill(app: web.Application, base: str, admin: str) -> dict[str, str]:
                 .values(asked_at=row.asked_at - back)
             )
 
+    profiles = Path("enterprises.jsonl")  # the working folder is a temporary one
+    lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in ENTERPRISES)
+    await asyncio.to_thread(profiles.write_text, lines, encoding="utf-8")
+    await Enterprises(engine).import_file(profiles)
+
     desk = NoticeDesk(engine)
     sent = await desk.create(
         EDITOR,
@@ -151,7 +197,7 @@ async def fill(app: web.Application, base: str, admin: str) -> dict[str, str]:
         },
     )
     await desk.submit(waiting.id, EDITOR)
-    return {"sent": str(sent.id), "waiting": str(waiting.id)}
+    return {"sent": str(sent.id), "waiting": str(waiting.id), "policy": "qh-a-001"}
 
 
 Step = Callable[[Any], Awaitable[None]]
@@ -179,19 +225,30 @@ async def shoot(base: str, out: Path, admin: tuple[str, str], ids: dict[str, str
         await page.wait_for_selector("#audience:has-text('预计接收')")
 
     async def simulate(page: Any) -> None:
-        box = page.locator("form input[type=text], form textarea").first
-        await box.fill("低保怎么申请")
-        await box.press("Enter")
+        for line in ("低保怎么申请", "要什么材料"):
+            await page.fill("#say input[name=text]", line)
+            async with page.expect_navigation():
+                await page.click("#say button[type=submit]")
+
+    async def first_group(page: Any) -> None:
+        await page.click("main a[href*='/console/inbox/groups/']")
+        await page.wait_for_load_state("networkidle")
+
+    async def first_enterprise(page: Any) -> None:
+        await page.click("main a[href*='/console/enterprises/']")
         await page.wait_for_load_state("networkidle")
 
     shots: list[tuple[str, str, str, Step]] = [
         ("dashboard", admin[0], "/console/dashboard", nothing),
         ("library", EDITOR, "/console/library", nothing),
         ("inbox", EDITOR, "/console/inbox", nothing),
+        ("inbox-group", EDITOR, "/console/inbox", first_group),
         ("compose", EDITOR, "/console/notices/new", compose),
         ("review", REVIEWER, f"/console/notices/{ids['waiting']}", nothing),
         ("progress", REVIEWER, f"/console/notices/{ids['sent']}/progress", nothing),
         ("simulator", EDITOR, "/console/simulator", simulate),
+        ("policy", EDITOR, "/console/library/policy/" + ids["policy"], nothing),
+        ("enterprise", EDITOR, "/console/enterprises", first_enterprise),
         ("audit", AUDITOR, "/console/audit", nothing),
     ]
     saved = []
@@ -199,7 +256,7 @@ async def shoot(base: str, out: Path, admin: tuple[str, str], ids: dict[str, str
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args)
         for name, who, path, step in shots:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860})
+            page = await browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
             await sign_in(page, who, admin[1] if who == admin[0] else PASSWORD)
             await page.goto(base + path)
             await page.wait_for_load_state("networkidle")
