@@ -197,7 +197,11 @@ async def fill(app: web.Application, base: str, admin: str) -> dict[str, str]:
         },
     )
     await desk.submit(waiting.id, EDITOR)
-    return {"sent": str(sent.id), "waiting": str(waiting.id), "policy": "qh-a-001"}
+    return {
+        "sent": str(sent.id),
+        "waiting": str(waiting.id),
+        "policy": "qh-b-025",
+    }  # one with eligibility rules
 
 
 Step = Callable[[Any], Awaitable[None]]
