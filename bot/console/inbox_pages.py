@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import keys
 from bot.console.api import shielded
@@ -126,15 +127,26 @@ async def _audit(
     detail: dict[str, Any],
 ) -> None:
     async with request.config_dict[keys.ENGINE].begin() as conn:
-        await audit.record(
-            conn,
-            actor=request[USER].name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            at=now(),
-            detail=detail,
-        )
+        await _record(conn, request, action, object_type, object_id, detail)
+
+
+async def _record(
+    conn: AsyncConnection,
+    request: web.Request,
+    action: str,
+    object_type: str,
+    object_id: int,
+    detail: dict[str, Any],
+) -> None:
+    await audit.record(
+        conn,
+        actor=request[USER].name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        at=now(),
+        detail=detail,
+    )
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -299,13 +311,16 @@ def _summary(answer: Answer, qa_id: str | None) -> str:
 @access(Permission.ANSWER)
 async def dismiss(request: web.Request) -> web.Response:
     ids = _ids(await request.post())
+
+    async def audited(conn: AsyncConnection, dismissed: list[int]) -> None:
+        detail = {"question_ids": list(dismissed)}
+        await _record(conn, request, "inbox.dismiss", "question", min(dismissed), detail)
+
     try:
-        dismissed: Sequence[int] = await _desk(request).dismiss(ids)
+        dismissed: Sequence[int] = await _desk(request).dismiss(ids, then=audited)
     except DeskError as exc:
         raise Refused(str(exc), exc.status) from exc
     if dismissed:
-        detail = {"question_ids": list(dismissed)}
-        await _audit(request, "inbox.dismiss", "question", min(dismissed), detail)
         await flash(request, f"已搁置 {len(dismissed)} 个问题（不属于答复范围），不会通知提问人。")
     else:
         await flash(request, "这些问题已不在待答复列表中，未作改动。", "error")
