@@ -282,7 +282,8 @@ async def edit(request: web.Request) -> web.Response:
     """Save the form through ``Enterprises.edit`` (the CLI's ``enterprises edit``), with the
     audit row ``enterprise.edit`` (each changed field, before and after) in its transaction."""
     enterprise = await _enterprise(request)
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    posted = await request.post()
+    form = {name: str(posted.get(name, "")) for name in PROFILE_FIELDS}
     changes = changes_of(form)
     _, problems = check_fields(changes)
     if problems:
