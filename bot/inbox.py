@@ -171,6 +171,7 @@ class AnswerHead:
 
 
 Dismissed = Callable[[AsyncConnection, list[int]], Awaitable[None]]
+Claimed = Callable[[AsyncConnection, Claim], Awaitable[None]]
 
 
 class Inbox:
@@ -213,10 +214,18 @@ class Inbox:
         *,
         question: str | None = None,
         author: str | None = None,
+        then: Claimed | None = None,
     ) -> Claim:
-        """Take the questions still open out of the inbox under one new answer."""
+        """Take the questions still open out of the inbox under one new answer. ``then`` (the
+        console's audit row) runs in the same transaction when an answer was recorded."""
         ids = sorted(set(question_ids))
-        return cast(Claim, await self._run(lambda c: _claim(c, ids, text, now, question, author)))
+        async with self.engine.begin() as conn:
+            claim = cast(
+                Claim, await conn.run_sync(lambda c: _claim(c, ids, text, now, question, author))
+            )
+            if claim.answer_id is not None and then is not None:
+                await then(conn, claim)
+        return claim
 
     async def set_saved_qa(self, answer_id: int, qa_id: str, policy_id: str | None) -> None:
         statement = (
