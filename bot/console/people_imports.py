@@ -30,7 +30,7 @@ from push.profiles import EnterpriseFormatError, ProfileRecord, read_profiles
 from push.staff import Permission, Refused
 from push.subscriptions import check_subscriber_lines, import_subscribers, plan_subscribers
 
-UPLOADS = "console-people-imports"
+UPLOADS = "console-imports-{kind}"  # one folder per kind: a token confirms only its own kind
 SUFFIXES = (".jsonl",)
 WRONG_KIND = (
     "只能导入 .jsonl 文件（每行一个 JSON 对象，格式见 docs/enterprises.md、docs/push.md）。"
@@ -82,7 +82,7 @@ def add_people_imports(app: web.Application) -> None:
 
 
 def _uploads(request: web.Request) -> Uploads:
-    folder = request.config_dict[keys.SETTINGS].state_dir / UPLOADS
+    folder = request.config_dict[keys.SETTINGS].state_dir / UPLOADS.format(kind=_kind(request))
     return Uploads(folder, SUFFIXES, WRONG_KIND)
 
 

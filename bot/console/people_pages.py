@@ -3,8 +3,11 @@
 Search subscribers by openid, topic, or the name or 统一社会信用代码 of an enterprise they are a
 contact of; search enterprises by name or credit code; an enterprise's profile (一企一档), its
 contacts, and its eligibility for each policy with conditions (符合 / 不符合 / 待确认, with the
-reasons, by ``push.eligibility.evaluate`` — the rule the eligibility notices use); a one-time
-binding code (``push.enterprises``), shown once; and deleting a person's data on request.
+reasons, by ``push.eligibility.evaluate`` — the rule the eligibility notices use); editing the
+profile (``Enterprises.edit``, checked as an imported line is); a one-time binding code
+(``push.enterprises``), shown once, and the codes not yet used, which can be revoked; and
+deleting a person's data on request. Importing files is in ``bot.console.people_imports``.
+Every change writes its audit row in the change's own transaction (the services' ``then``).
 
 Openids are shown masked (``push.people.masked``) and never put in a URL: a person is found by
 their subscriber number or through a form. Deleting is two POSTs — the first shows what is held,
@@ -241,12 +244,12 @@ def _form_of(enterprise: Enterprise) -> dict[str, str]:
 
 def changes_of(form: dict[str, str]) -> dict[str, Any]:
     """The form as a record in the import format (``push.profiles.check_fields`` judges it, as
-    it judges an imported line): an empty field clears it, lists split on 、 , ，; whitespace."""
+    it judges an imported line): an empty field clears it, lists split on 、 , ， ; or lines."""
     raw: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
         value = form.get(name, "").strip()
         if name in LIST_FIELDS:
-            raw[name] = [v for v in re.split(r"[、,，;；\s]+", value) if v]
+            raw[name] = [v.strip() for v in re.split(r"[、,，;；\n]+", value) if v.strip()]
         elif not value:
             raw[name] = None
         elif name == "employees":
