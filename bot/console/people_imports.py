@@ -143,7 +143,7 @@ def _enterprise_row(plan: Planned) -> dict[str, Any]:
     name = r.fields.get("name") or ""
     fields = "、".join(FIELD_LABELS.get(f, f) for f in plan.fields)
     if r.openids is not None:
-        fields = "、".join(x for x in (fields, f"联系人 {len(r.openids)} 个") if x)
+        fields = "、".join(x for x in (fields, f"联系人名单（{len(r.openids)} 个）") if x)
     return {"line": r.line, "key": r.uscc, "name": name, "action": plan.action, "what": fields}
 
 

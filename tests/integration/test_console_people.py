@@ -413,6 +413,9 @@ async def test_a_bad_enterprise_file_names_line_and_field_and_writes_nothing(
 
     other = await console.post("/console/enterprises/import", data=upload(csrf, "a.csv", []))
     assert "只能导入 .jsonl 文件" in await other.text()
+    empty = await console.post("/console/enterprises/import", data=upload(csrf, "e.jsonl", []))
+    assert "文件中没有记录" in await empty.text()
+    assert "确认导入" not in await empty.text()
 
 
 async def test_importing_subscribers_previews_names_bad_lines_and_writes_on_confirmation(
