@@ -22,7 +22,7 @@ are inserted in the same transaction, so an answered question always has one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from sqlalchemy import ForeignKey, Integer, String, Table, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
@@ -170,6 +170,10 @@ class AnswerHead:
     counts: dict[str, int]  # DeliveryStatus value -> deliveries (only those present)
 
 
+Dismissed = Callable[[AsyncConnection, list[int]], Awaitable[None]]
+Claimed = Callable[[AsyncConnection, Claim], Awaitable[None]]
+
+
 class Inbox:
     def __init__(self, engine: AsyncEngine, *, similarity: float = THRESHOLD) -> None:
         self.engine = engine
@@ -210,10 +214,18 @@ class Inbox:
         *,
         question: str | None = None,
         author: str | None = None,
+        then: Claimed | None = None,
     ) -> Claim:
-        """Take the questions still open out of the inbox under one new answer."""
+        """Take the questions still open out of the inbox under one new answer. ``then`` (the
+        console's audit row) runs in the same transaction when an answer was recorded."""
         ids = sorted(set(question_ids))
-        return cast(Claim, await self._run(lambda c: _claim(c, ids, text, now, question, author)))
+        async with self.engine.begin() as conn:
+            claim = cast(
+                Claim, await conn.run_sync(lambda c: _claim(c, ids, text, now, question, author))
+            )
+            if claim.answer_id is not None and then is not None:
+                await then(conn, claim)
+        return claim
 
     async def set_saved_qa(self, answer_id: int, qa_id: str, policy_id: str | None) -> None:
         statement = (
@@ -223,8 +235,11 @@ class Inbox:
         )
         await self._run(lambda c: c.execute(statement))
 
-    async def dismiss(self, question_ids: Sequence[int]) -> list[int]:
-        """Set open questions aside (nothing to answer); returns those that were open."""
+    async def dismiss(
+        self, question_ids: Sequence[int], *, then: Dismissed | None = None
+    ) -> list[int]:
+        """Set open questions aside (nothing to answer); returns those that were open.
+        ``then`` (the console's audit row) runs in the same transaction when any was."""
         q = QUESTIONS.c
         statement = (
             update(QUESTIONS)
@@ -232,7 +247,11 @@ class Inbox:
             .values(status=DISMISSED)
             .returning(q.id)
         )
-        return sorted(await self._run(lambda c: [row[0] for row in c.execute(statement)]))
+        async with self.engine.begin() as conn:
+            dismissed = sorted(await conn.run_sync(lambda c: [r[0] for r in c.execute(statement)]))
+            if dismissed and then is not None:
+                await then(conn, dismissed)
+        return dismissed
 
     async def answer(self, answer_id: int) -> Answer | None:
         """An answer and what became of each of its deliveries."""

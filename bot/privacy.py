@@ -10,11 +10,12 @@ what still waited to be sent to them (``push.subscriptions.forget``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.batches import Batches
 from bot.conversations import CONVERSATIONS
@@ -22,18 +23,29 @@ from bot.questions import QUESTIONS
 from push.people import held as held_by_push
 from push.subscriptions import forget as forget_push
 
+AfterForget = Callable[[AsyncConnection], Awaitable[None]]
+
 
 class PersonalData:
     def __init__(self, batches: Batches) -> None:
         self._batches = batches
 
-    async def forget(self, openid: str) -> None:
+    async def forget(self, openid: str, *, then: AfterForget | None = None) -> None:
+        """Forget the person. ``then`` (the console's audit row for an erasure on request) runs
+        in the same transaction, on its own connection rather than in a batch: both are kept,
+        or neither."""
+
         def forget(conn: Connection) -> None:
             conn.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.openid == openid))
             conn.execute(update(QUESTIONS).where(QUESTIONS.c.openid == openid).values(openid=None))
             forget_push(conn, openid, datetime.now(UTC))
 
-        await self._batches.run(forget)
+        if then is None:
+            await self._batches.run(forget)
+            return
+        async with self._batches.engine.begin() as conn:
+            await conn.run_sync(forget)
+            await then(conn)
 
 
 async def held(engine: AsyncEngine, openid: str) -> dict[str, int]:

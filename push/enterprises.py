@@ -26,11 +26,11 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Delete, and_, case, delete, func, select, update
 from sqlalchemy.engine import RowMapping
@@ -56,6 +56,9 @@ CODE_TTL = dt.timedelta(days=7)
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(hours=1)
 CHUNK = 500
+T = TypeVar("T")
+Then = Callable[[AsyncConnection, T], Awaitable[None]]
+"""Run in the write's own transaction with what was written (the console's audit row)."""
 
 
 def _utcnow() -> dt.datetime:
@@ -73,6 +76,15 @@ class ImportSummary:
     unchanged: int = 0
     contacts_added: int = 0
     contacts_removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What an import would do with one record: ``new``, ``changed`` (``fields``) or ``same``."""
+
+    record: ProfileRecord
+    action: str
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,22 +134,26 @@ class Enterprises:
         """All or nothing: EnterpriseFormatError (file, line, reason) before any write."""
         return await self.import_records(read_profiles(path))
 
-    async def import_records(self, records: Sequence[ProfileRecord]) -> ImportSummary:
+    async def preview(self, records: Sequence[ProfileRecord]) -> list[Planned]:
+        """What ``import_records`` would do with each record, in file order; writes nothing."""
+        async with self._engine.connect() as conn:
+            existing = await _existing(conn, [r.uscc for r in records])
+        return [_plan(record, existing.get(record.uscc)) for record in records]
+
+    async def import_records(
+        self, records: Sequence[ProfileRecord], *, then: Then[ImportSummary] | None = None
+    ) -> ImportSummary:
+        """Upsert by credit code in one transaction; ``then`` (the console's audit row) runs in
+        it with the counts, so both are kept or neither."""
         now = self._clock()
         counts = dict.fromkeys(
             ("created", "updated", "unchanged", "contacts_added", "contacts_removed"), 0
         )
         async with self._engine.begin() as conn:
-            existing: dict[str, RowMapping] = {}
-            usccs = [r.uscc for r in records]
-            for start in range(0, len(usccs), CHUNK):
-                chunk = usccs[start : start + CHUNK]
-                query = select(*_profile_columns()).where(ENTERPRISES.c.uscc.in_(chunk))
-                existing.update(
-                    (row["uscc"], row) for row in (await conn.execute(query)).mappings()
-                )
+            existing = await _existing(conn, [r.uscc for r in records])
             for record in records:
                 old = existing.get(record.uscc)
+                plan = _plan(record, old)
                 if old is None:
                     values = {"qualifications": [], "tags": [], **record.fields}
                     result = await conn.execute(
@@ -149,26 +165,35 @@ class Enterprises:
                     counts["created"] += 1
                 else:
                     enterprise_id = old["id"]
-                    changed = {k: v for k, v in record.fields.items() if old[k] != v}
-                    if changed:
+                    if plan.fields:
                         await conn.execute(
                             update(ENTERPRISES)
                             .where(ENTERPRISES.c.id == enterprise_id)
-                            .values(updated_at=now, **changed)
+                            .values(updated_at=now, **{k: record.fields[k] for k in plan.fields})
                         )
-                    counts["updated" if changed else "unchanged"] += 1
+                    counts["updated" if plan.fields else "unchanged"] += 1
                 if record.openids is not None:
                     added, removed = await _set_imported_contacts(
                         conn, enterprise_id, record.openids, now
                     )
                     counts["contacts_added"] += added
                     counts["contacts_removed"] += removed
-        summary = ImportSummary(**counts)
+            summary = ImportSummary(**counts)
+            if then is not None:
+                await then(conn, summary)
         logger.info("enterprises imported", extra={"action": "enterprise_import", **counts})
         return summary
 
-    async def edit(self, uscc: str, changes: Mapping[str, Any], *, by: str) -> Enterprise:
-        """Staff change profile fields (as in the import format); EnterpriseError if any is bad."""
+    async def edit(
+        self,
+        uscc: str,
+        changes: Mapping[str, Any],
+        *,
+        by: str,
+        then: Then[Mapping[str, tuple[Any, Any]]] | None = None,
+    ) -> Enterprise:
+        """Staff change profile fields (as in the import format); EnterpriseError if any is bad.
+        ``then`` runs in the same transaction with {field: (before, after)}, if any changed."""
         unknown = sorted(set(changes) - set(PROFILE_FIELDS))
         if unknown:
             raise EnterpriseError(f"不能修改的字段：{'、'.join(unknown)}")
@@ -179,17 +204,20 @@ class Enterprises:
             row = await _find(conn, uscc)
             if row is None:
                 raise EnterpriseError(f"没有统一社会信用代码为 {uscc} 的企业")
-            if fields:
+            changed = {k: (row[k], v) for k, v in fields.items() if row[k] != v}
+            if changed:
                 await conn.execute(
                     update(ENTERPRISES)
                     .where(ENTERPRISES.c.id == row["id"])
-                    .values(updated_at=self._clock(), **fields)
+                    .values(updated_at=self._clock(), **{k: v for k, (_, v) in changed.items()})
                 )
+                if then is not None:
+                    await then(conn, changed)
             fresh = await _find(conn, uscc)
         assert fresh is not None  # noqa: S101 - found in the same transaction
         logger.info(
             "enterprise edited",
-            extra={"action": "enterprise_edit", "by": by, "fields": sorted(fields)},
+            extra={"action": "enterprise_edit", "by": by, "fields": sorted(changed)},
         )
         return Enterprise.of(fresh)
 
@@ -237,6 +265,32 @@ class Enterprises:
             )
         logger.info("binding code issued", extra={"action": "binding_code", "by": by})
         return IssuedCode(row["uscc"], row["name"], code, now + CODE_TTL)
+
+    async def revoke_code(self, uscc: str, code_id: int, *, then: Then[int] | None = None) -> bool:
+        """Make an unused, unexpired binding code of this enterprise expire now (its row stays,
+        for the record); False if it was used, expired or is not this enterprise's."""
+        now = self._clock()
+        b = BINDING_CODES.c
+        async with self._engine.begin() as conn:
+            row = await _find(conn, uscc)
+            if row is None:
+                return False
+            done = await conn.execute(
+                update(BINDING_CODES)
+                .where(
+                    b.id == code_id,
+                    b.enterprise_id == row["id"],
+                    b.used_at.is_(None),
+                    b.expires_at > now,
+                )
+                .values(expires_at=now)
+            )
+            if done.rowcount != 1:
+                return False
+            if then is not None:
+                await then(conn, code_id)
+        logger.info("binding code revoked", extra={"action": "binding_code_revoked"})
+        return True
 
     async def bind(self, openid: str, uscc: str, code: str) -> Binding:
         """Make ``openid`` a contact of the enterprise if ``code`` is its unused binding code."""
@@ -337,6 +391,23 @@ async def forget_contact(conn: AsyncConnection, openid: str) -> None:
     """``Enterprises.forget`` inside the caller's (async) transaction."""
     for statement in forget_statements(openid):
         await conn.execute(statement)
+
+
+async def _existing(conn: AsyncConnection, usccs: Sequence[str]) -> dict[str, RowMapping]:
+    existing: dict[str, RowMapping] = {}
+    for start in range(0, len(usccs), CHUNK):
+        query = select(*_profile_columns()).where(
+            ENTERPRISES.c.uscc.in_(usccs[start : start + CHUNK])
+        )
+        existing.update((row["uscc"], row) for row in (await conn.execute(query)).mappings())
+    return existing
+
+
+def _plan(record: ProfileRecord, old: RowMapping | None) -> Planned:
+    if old is None:
+        return Planned(record, "new", tuple(record.fields))
+    fields = tuple(k for k, v in record.fields.items() if old[k] != v)
+    return Planned(record, "changed" if fields else "same", fields)
 
 
 async def _find(conn: AsyncConnection, uscc: str) -> RowMapping | None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from push.outbox import CLAIMABLE
 from push.profiles import Enterprise, normalise_uscc
 from push.tables import (
+    BINDING_CODES,
     CONSENTS,
     CONTACTS,
     DELIVERIES,
@@ -62,6 +63,14 @@ class Contact:
     via: str  # import | binding
     bound_at: dt.datetime
     subscriber_id: int | None  # their subscriber row, if they subscribe to anything
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCode:
+    id: int
+    issued_by: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +202,19 @@ async def contacts(engine: AsyncEngine, enterprise_id: int) -> list[Contact]:
     )
     async with engine.connect() as conn:
         return [Contact(*row) for row in (await conn.execute(query)).all()]
+
+
+async def open_codes(engine: AsyncEngine, enterprise_id: int, now: dt.datetime) -> list[OpenCode]:
+    """This enterprise's binding codes issued and not yet used nor expired, newest first (never
+    the code: only its hash is stored)."""
+    b = BINDING_CODES.c
+    query = (
+        select(b.id, b.issued_by, b.created_at, b.expires_at)
+        .where(b.enterprise_id == enterprise_id, b.used_at.is_(None), b.expires_at > now)
+        .order_by(b.created_at.desc(), b.id.desc())
+    )
+    async with engine.connect() as conn:
+        return [OpenCode(*row) for row in (await conn.execute(query)).all()]
 
 
 async def notified(engine: AsyncEngine, enterprise_id: int) -> dict[str, dt.datetime]:

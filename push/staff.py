@@ -61,6 +61,7 @@ class Permission(StrEnum):
     ANSWER = "answer"  # answer or dismiss the unanswered inbox
     PEOPLE = "people"  # look up subscribers and enterprises
     ERASE = "erase"  # delete a person's data on request
+    PROFILES = "profiles"  # edit enterprise profiles; import enterprises and subscribers
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -71,6 +72,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.LIBRARY,
             Permission.ANSWER,
             Permission.PEOPLE,
+            Permission.PROFILES,
         }
     ),
     Role.REVIEWER: frozenset(
@@ -95,6 +97,7 @@ DOING = {
     Permission.ANSWER: "答复或忽略待答复问题",
     Permission.PEOPLE: "查看订阅用户和企业",
     Permission.ERASE: "按本人要求删除个人数据",
+    Permission.PROFILES: "修改企业档案、导入企业档案或订阅用户",
 }
 
 

@@ -195,39 +195,89 @@ def parse_subscriber_lines(
     path: Path, lines: Iterable[str], known_topics: set[str]
 ) -> list[dict[str, Any]]:
     """JSON Lines ``{"openid", "topics": [...], "town", "tags"}``; a bad line names itself."""
+    records, problems = check_subscriber_lines(path, lines, known_topics)
+    if problems:
+        raise problems[0]
+    return records
+
+
+def check_subscriber_lines(
+    path: Path, lines: Iterable[str], known_topics: set[str]
+) -> tuple[list[dict[str, Any]], list[ImportFileError]]:
+    """The records of the good lines, and one error for each bad line (line, field, reason)."""
     records: list[dict[str, Any]] = []
+    problems: list[ImportFileError] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-
-        def bad(field: str, why: str, number: int = number) -> ImportFileError:
-            return ImportFileError(path, number, field, why)
-
-        if len(line) > MAX_LINE:
-            raise bad("-", "这一行太长")
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise bad("-", f"不是有效的 JSON（{exc.msg}）") from None
-        if not isinstance(data, dict):
-            raise bad("-", "每行应是一个 JSON 对象")
-        openid = data.get("openid")
-        if not isinstance(openid, str) or not 6 <= len(openid) <= 64 or not openid.isascii():
-            raise bad("openid", "缺少或不是有效的 openid")
-        topics = data.get("topics", [])
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
-            raise bad("topics", "应是主题名称的列表")
-        unknown = [t for t in topics if t not in known_topics]
-        if unknown:
-            raise bad("topics", "没有这个主题：" + "、".join(unknown))
-        town = data.get("town")
-        if town is not None and (not isinstance(town, str) or len(town) > 64):
-            raise bad("town", "应是不超过 64 字的乡镇（街道）名称")
-        tags = data.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise bad("tags", "应是标签的列表")
-        records.append({"openid": openid, "topics": topics, "town": town, "tags": tags})
-    return records
+            records.append(_subscriber_record(line, known_topics))
+        except _BadLine as exc:
+            problems.append(ImportFileError(path, number, exc.field, exc.reason))
+    return records, problems
+
+
+class _BadLine(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _subscriber_record(line: str, known_topics: set[str]) -> dict[str, Any]:
+    if len(line) > MAX_LINE:
+        raise _BadLine("-", "这一行太长")
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _BadLine("-", f"不是有效的 JSON（{exc.msg}）") from None
+    if not isinstance(data, dict):
+        raise _BadLine("-", "每行应是一个 JSON 对象")
+    openid = data.get("openid")
+    if not isinstance(openid, str) or not 6 <= len(openid) <= 64 or not openid.isascii():
+        raise _BadLine("openid", "缺少或不是有效的 openid")
+    topics = data.get("topics", [])
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise _BadLine("topics", "应是主题名称的列表")
+    unknown = [t for t in topics if t not in known_topics]
+    if unknown:
+        raise _BadLine("topics", "没有这个主题：" + "、".join(unknown))
+    town = data.get("town")
+    if town is not None and (not isinstance(town, str) or len(town) > 64):
+        raise _BadLine("town", "应是不超过 64 字的乡镇（街道）名称")
+    tags = data.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise _BadLine("tags", "应是标签的列表")
+    return {"openid": openid, "topics": topics, "town": town, "tags": tags}
+
+
+def plan_subscribers(conn: Connection, records: Sequence[dict[str, Any]]) -> list[str]:
+    """What ``import_subscribers`` would do with each record: ``new``, ``changed`` (town, tags
+    or a topic not yet subscribed) or ``same``; writes nothing."""
+    s, sub = SUBSCRIBERS.c, SUBSCRIPTIONS.c
+    openids = [r["openid"] for r in records]
+    known: dict[str, tuple[Any, list[str], set[str]]] = {}
+    for start in range(0, len(openids), 500):
+        chunk = openids[start : start + 500]
+        for openid, town, tags in conn.execute(
+            select(s.openid, s.town, s.tags).where(s.openid.in_(chunk))
+        ):
+            known[openid] = (town, list(tags or ()), set())
+        for openid, topic in conn.execute(
+            select(s.openid, sub.topic)
+            .join(SUBSCRIPTIONS, sub.subscriber_id == s.id)
+            .where(s.openid.in_(chunk))
+        ):
+            known[openid][2].add(topic)
+    actions = []
+    for r in records:
+        if (have := known.get(r["openid"])) is None:
+            actions.append("new")
+        elif have[0] != r["town"] or have[1] != r["tags"] or set(r["topics"]) - have[2]:
+            actions.append("changed")
+        else:
+            actions.append("same")
+    return actions
 
 
 def import_subscribers(conn: Connection, records: Sequence[dict[str, Any]], now: datetime) -> int:

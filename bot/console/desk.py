@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.annual import Overview, overview
 from bot.config import Settings
-from bot.inbox import Answer, Claim, Group, Inbox
+from bot.inbox import Answer, Claim, Claimed, Dismissed, Group, Inbox
 from bot.stats import Report, StatsRangeError, report
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 from policy_index.model import Library, QAPair
@@ -93,12 +93,14 @@ class StaffDesk:
     async def groups(self, since: datetime | None = None) -> list[Group]:
         return await self.inbox.groups(since)
 
-    async def answer(self, request: AnswerRequest) -> AnswerOutcome:
+    async def answer(self, request: AnswerRequest, *, then: Claimed | None = None) -> AnswerOutcome:
+        """``then`` writes in the claim's transaction (the console's audit row): the answer is
+        recorded and the questions leave the inbox together with it, before any delivery."""
         text = request.text.strip()
         ids = tuple(dict.fromkeys(request.question_ids))
         await self._check(request, text, ids)
         claim = await self.inbox.claim(
-            ids, text, self.now(), question=request.question, author=request.author
+            ids, text, self.now(), question=request.question, author=request.author, then=then
         )
         qa = None
         if claim.answer_id is not None:
@@ -167,10 +169,13 @@ class StaffDesk:
             raise DeskError(f"没有编号为 {answer_id} 的答复。", 404)
         return answer
 
-    async def dismiss(self, question_ids: Sequence[int]) -> list[int]:
+    async def dismiss(
+        self, question_ids: Sequence[int], *, then: Dismissed | None = None
+    ) -> list[int]:
+        """``then`` writes in the same transaction as the dismissal (the console's audit row)."""
         if not question_ids:
             raise DeskError("请指定要搁置的问题编号。")
-        return await self.inbox.dismiss(question_ids)
+        return await self.inbox.dismiss(question_ids, then=then)
 
     async def overview(self, library: Library, start: date, end: date) -> Overview:
         """The dashboard's and the report export's figures (``bot.annual``)."""

@@ -5,8 +5,10 @@ groups set aside as out of scope.
 Every step goes through ``bot.console.desk.StaffDesk`` — the one the JSON API and ``gongkai
 inbox`` use — so answering is safe to repeat and nobody is told twice (``push.answers``). The
 answer is sent through WeChat's customer-service API (48-hour window) by the app's own sender,
-as a task that runs to its end even if the browser goes away. Each step is then written to the
-audit log (the desk commits the answer in its own transaction, so the audit row follows it).
+as a task that runs to its end even if the browser goes away. Each step is written to the audit
+log in the same transaction as the change: ``inbox.answer`` with the claim (the answer recorded,
+its questions out of the inbox), ``inbox.dismiss`` with the dismissal; what the deliveries then
+did is one more row, ``inbox.deliver``, after the network calls (also when delivering again).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import keys
 from bot.console.api import shielded
@@ -29,7 +32,7 @@ from bot.console.desk import (
     StaffDesk,
 )
 from bot.console.web import PREFIX, USER, access, flash, now, render
-from bot.inbox import Answer, DeliveryStatus, Group
+from bot.inbox import Answer, Claim, Claimed, DeliveryStatus, Group
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 from policy_index.index import LOCAL_TZ
 from push import audit
@@ -126,15 +129,26 @@ async def _audit(
     detail: dict[str, Any],
 ) -> None:
     async with request.config_dict[keys.ENGINE].begin() as conn:
-        await audit.record(
-            conn,
-            actor=request[USER].name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            at=now(),
-            detail=detail,
-        )
+        await _record(conn, request, action, object_type, object_id, detail)
+
+
+async def _record(
+    conn: AsyncConnection,
+    request: web.Request,
+    action: str,
+    object_type: str,
+    object_id: int,
+    detail: dict[str, Any],
+) -> None:
+    await audit.record(
+        conn,
+        actor=request[USER].name,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        at=now(),
+        detail=detail,
+    )
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -243,7 +257,18 @@ async def answer(request: web.Request) -> web.Response:
             question=question or None,
             author=request[USER].name,
         )
-        outcome = await shielded(request, _answering(desk, wanted))
+
+        async def audited(conn: AsyncConnection, claim: Claim) -> None:
+            assert claim.answer_id is not None  # noqa: S101 - called only when one was recorded
+            detail: dict[str, Any] = {
+                "questions": len(claim.claimed),
+                "already_answered": len(claim.earlier),
+            }
+            if save_qa:
+                detail["save_qa"] = True
+            await _record(conn, request, "inbox.answer", "answer", claim.answer_id, detail)
+
+        outcome = await shielded(request, _answering(desk, wanted, audited))
         if isinstance(outcome, DeskError):
             raise outcome
     except (DeskError, Refused) as exc:  # nothing was written: the form comes back, text kept
@@ -256,6 +281,8 @@ async def answer(request: web.Request) -> web.Response:
         await flash(request, "这些问题已不在待答复列表中（可能已被其他同事答复或搁置）。", "error")
         raise web.HTTPSeeOther(f"{PREFIX}/inbox")
     done = outcome.answer or outcome.earlier[0]
+    # The answer itself was audited in its own transaction (``audited``); this row records
+    # what the deliveries did, after the network calls.
     detail: dict[str, Any] = {
         "questions": len(outcome.claim.claimed),
         "already_answered": len(outcome.claim.earlier),
@@ -264,19 +291,20 @@ async def answer(request: web.Request) -> web.Response:
     if outcome.qa is not None:
         detail["qa_id"] = outcome.qa.id
         detail["policy_id"] = outcome.qa.policy_id
+    await _audit(request, "inbox.deliver", "answer", done.id, detail)
     if outcome.answer is None:  # all answered already (a second click): finished, not redone
-        await _audit(request, "inbox.deliver", "answer", done.id, detail)
         await flash(request, f"这些问题已经答复过（答复 {done.id}），没有重复发送。")
     else:
-        await _audit(request, "inbox.answer", "answer", done.id, detail)
         await flash(request, _summary(done, outcome.qa.id if outcome.qa else None))
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/answers/{done.id}")
 
 
-async def _answering(desk: StaffDesk, wanted: AnswerRequest) -> AnswerOutcome | DeskError:
+async def _answering(
+    desk: StaffDesk, wanted: AnswerRequest, then: Claimed
+) -> AnswerOutcome | DeskError:
     """The answer, or the desk's refusal as a value (a refusal is no failure of the task)."""
     try:
-        return await desk.answer(wanted)
+        return await desk.answer(wanted, then=then)
     except DeskError as exc:
         return exc
 
@@ -299,13 +327,16 @@ def _summary(answer: Answer, qa_id: str | None) -> str:
 @access(Permission.ANSWER)
 async def dismiss(request: web.Request) -> web.Response:
     ids = _ids(await request.post())
+
+    async def audited(conn: AsyncConnection, dismissed: list[int]) -> None:
+        detail = {"question_ids": list(dismissed)}
+        await _record(conn, request, "inbox.dismiss", "question", min(dismissed), detail)
+
     try:
-        dismissed: Sequence[int] = await _desk(request).dismiss(ids)
+        dismissed: Sequence[int] = await _desk(request).dismiss(ids, then=audited)
     except DeskError as exc:
         raise Refused(str(exc), exc.status) from exc
     if dismissed:
-        detail = {"question_ids": list(dismissed)}
-        await _audit(request, "inbox.dismiss", "question", min(dismissed), detail)
         await flash(request, f"已搁置 {len(dismissed)} 个问题（不属于答复范围），不会通知提问人。")
     else:
         await flash(request, "这些问题已不在待答复列表中，未作改动。", "error")

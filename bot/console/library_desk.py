@@ -8,9 +8,9 @@ its audit row (``push.audit``), bumps the library revision (other processes rebu
 ``GONGKAI_MATCHER__REFRESH_S``) and rebuilds this process's index at once, so the chat
 simulator answers from the new library on the next message.
 
-An uploaded file waits for its confirmation in ``<state_dir>/console-imports`` under a random
-name (any process on the host can confirm it); it is checked again when confirmed, since the
-library may have changed in between, and files older than a day are swept.
+An uploaded file waits for its confirmation in ``<state_dir>/console-imports``
+(``bot.console.uploads``); it is checked again when confirmed, since the library may have
+changed in between.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
-import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.console.uploads import Upload, Uploads
 from policy_index.changes import Changes, compare, validate_policy
 from policy_index.errors import LibraryFormatError, RecordError
 from policy_index.export import dump_library, policy_record
@@ -39,19 +37,11 @@ from push import audit
 from push.staff import Refused
 
 SUFFIXES = (".jsonl", ".csv")
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
-KEEP_UPLOADS_S = 24 * 3600
+WRONG_KIND = "只能导入 .jsonl 或 .csv 文件（格式见《政策库文件格式》）。"
 STALE = (
     "这条政策在您编辑期间已被其他人保存，您的修改没有保存。请重新打开编辑页面，在最新内容上修改。"
 )
 AUDITED_IDS = 500  # the policies an import added or changed, as the audit row lists them
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    token: str
-    name: str  # the file name staff chose (shown and audited, never used as a path)
-    path: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +75,7 @@ class LibraryDesk:
         self.engine = engine
         self._repo = LibraryRepository(engine)
         self._policies = policies
-        self._uploads = uploads
+        self._uploads = Uploads(uploads, SUFFIXES, WRONG_KIND)
 
     async def library(self) -> Library:
         return await self._repo.load()
@@ -96,25 +86,10 @@ class LibraryDesk:
     # --- import and export ----------------------------------------------------------------
 
     def stash(self, name: str, data: bytes) -> Upload:
-        suffix = Path(name).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise Refused("只能导入 .jsonl 或 .csv 文件（格式见《政策库文件格式》）。")
-        self._uploads.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - KEEP_UPLOADS_S
-        for old in self._uploads.iterdir():
-            if old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
-        token = secrets.token_urlsafe(18)
-        path = self._uploads / f"{token}{suffix}"
-        path.write_bytes(data)
-        return Upload(token, Path(name).name, path)
+        return self._uploads.stash(name, data)
 
     def upload(self, token: str, name: str) -> Upload:
-        if TOKEN.match(token):
-            for suffix in SUFFIXES:
-                if (path := self._uploads / f"{token}{suffix}").is_file():
-                    return Upload(token, Path(name).name or path.name, path)
-        raise Refused("找不到待导入的文件（可能已导入或已过期），请重新上传。", status=404)
+        return self._uploads.upload(token, name)
 
     async def _read(self, upload: Upload) -> Library:
         try:

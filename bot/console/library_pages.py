@@ -19,6 +19,7 @@ from aiohttp import web
 from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
+from bot.console.uploads import MAX_UPLOAD
 from bot.console.web import USER, access, flash, render
 from policy_index.browse import Filters, issuers, search, topics
 from policy_index.dates import chinese
@@ -37,8 +38,6 @@ from policy_index.model import (
 from push.staff import Permission, Refused
 
 PER_PAGE = 20
-# aiohttp's default request limit (bot.app keeps it), less room for the rest of the form.
-MAX_UPLOAD = 1024**2 - 16 * 1024
 POLICY = "/library/policy/{policy_id}"
 UPLOADS = "console-imports"
 ACTION_NAMES = {"new": "新增", "changed": "修改", "same": "不变"}

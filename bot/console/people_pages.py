@@ -3,8 +3,11 @@
 Search subscribers by openid, topic, or the name or 统一社会信用代码 of an enterprise they are a
 contact of; search enterprises by name or credit code; an enterprise's profile (一企一档), its
 contacts, and its eligibility for each policy with conditions (符合 / 不符合 / 待确认, with the
-reasons, by ``push.eligibility.evaluate`` — the rule the eligibility notices use); a one-time
-binding code (``push.enterprises``), shown once; and deleting a person's data on request.
+reasons, by ``push.eligibility.evaluate`` — the rule the eligibility notices use); editing the
+profile (``Enterprises.edit``, checked as an imported line is); a one-time binding code
+(``push.enterprises``), shown once, and the codes not yet used, which can be revoked; and
+deleting a person's data on request. Importing files is in ``bot.console.people_imports``.
+Every change writes its audit row in the change's own transaction (the services' ``then``).
 
 Openids are shown masked (``push.people.masked``) and never put in a URL: a person is found by
 their subscriber number or through a form. Deleting is two POSTs — the first shows what is held,
@@ -16,11 +19,15 @@ use (``bot.log_setup.hash_openid``), never the openid.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import keys
+from bot.console.people_imports import FIELD_LABELS, add_people_imports
 from bot.console.web import PREFIX, USER, access, flash, now, render
 from bot.log_setup import hash_openid
 from bot.privacy import held
@@ -28,7 +35,7 @@ from policy_index.index import LOCAL_TZ
 from policy_index.model import Library, Status
 from push import audit, people
 from push.eligibility import Verdict, evaluate, requirement
-from push.profiles import Enterprise, EnterpriseError
+from push.profiles import PROFILE_FIELDS, Enterprise, EnterpriseError, check_fields
 from push.staff import OPENID, Permission, Refused
 
 SOURCES = {"chat": "对话中订阅", "import": "工作人员导入", "binding": "企业绑定"}
@@ -44,6 +51,7 @@ HELD_NAMES = {
     "questions": "提问与本人的关联（问题本身匿名保留用于统计）",
 }
 USCC = "{uscc:[0-9A-Za-z]{1,18}}"
+LIST_FIELDS = ("qualifications", "tags")
 
 
 def add_people_pages(app: web.Application) -> None:
@@ -53,8 +61,12 @@ def add_people_pages(app: web.Application) -> None:
     r.add_post("/people/erase", erase_check)
     r.add_post("/people/erase/confirm", erase)
     r.add_get("/enterprises", enterprises_page, name="enterprises")
+    add_people_imports(app)  # before /enterprises/{uscc}: "import" is not a credit code
     r.add_get(f"/enterprises/{USCC}", enterprise_page)
+    r.add_get(f"/enterprises/{USCC}/edit", edit_page)
+    r.add_post(f"/enterprises/{USCC}/edit", edit)
     r.add_post(f"/enterprises/{USCC}/code", issue_code)
+    r.add_post(f"/enterprises/{USCC}/codes/{{code_id:\\d+}}/revoke", revoke_code)
 
 
 def shown(moment: dt.datetime | None) -> str:
@@ -113,14 +125,14 @@ async def erase_check(request: web.Request) -> web.Response:
 
 @access(Permission.ERASE)
 async def erase(request: web.Request) -> web.Response:
-    """Step two: forget the person (as on unfollow), then one audit row without the openid."""
+    """Step two: forget the person (as on unfollow) and, in the same transaction, one audit row
+    without the openid."""
     openid, form = await _openid(request)
     if form.get("confirm") != "on":
         raise Refused("请先勾选确认：已核实这是本人提出的删除请求。")
     reference = form.get("reference", "").strip()[:64]
     engine = _engine(request)
     counts = await held(engine, openid)
-    await request.config_dict[keys.PERSONAL_DATA].forget(openid)
     salt = request.config_dict[keys.SETTINGS].openid_hash_salt.get_secret_value()
     person = hash_openid(openid, salt)
     removed = {k: n for k, n in counts.items() if n and k != "delivered"}
@@ -129,7 +141,8 @@ async def erase(request: web.Request) -> web.Response:
         detail["anonymised_deliveries"] = counts["delivered"]
     if reference:
         detail["reference"] = reference
-    async with engine.begin() as conn:
+
+    async def audited(conn: AsyncConnection) -> None:
         await audit.record(
             conn,
             actor=request[USER].name,
@@ -139,6 +152,8 @@ async def erase(request: web.Request) -> web.Response:
             at=now(),
             detail=detail,
         )
+
+    await request.config_dict[keys.PERSONAL_DATA].forget(openid, then=audited)
     await flash(
         request,
         f"已删除用户 {people.masked(openid)} 的个人数据（审计记录编号 {person}，不含 openid）。",
@@ -203,11 +218,105 @@ async def enterprise_page(request: web.Request) -> web.Response:
     context = {
         "e": enterprise,
         "contacts": await people.contacts(engine, enterprise.id),
+        "codes": await people.open_codes(engine, enterprise.id, now()),
         "rows": rows,
         "counts": counts,
         **_common(),
     }
     return await render(request, "enterprise.html", context)
+
+
+# --- editing a profile -------------------------------------------------------------------------
+
+
+def _form_of(enterprise: Enterprise) -> dict[str, str]:
+    """The edit form's fields as text: lists joined with 、, a missing value empty."""
+    return {
+        "name": enterprise.name,
+        "industry": enterprise.industry or "",
+        "employees": "" if enterprise.employees is None else str(enterprise.employees),
+        "town": enterprise.town or "",
+        "founded": enterprise.founded.isoformat() if enterprise.founded else "",
+        "qualifications": "、".join(enterprise.qualifications),
+        "tags": "、".join(enterprise.tags),
+    }
+
+
+def changes_of(form: dict[str, str]) -> dict[str, Any]:
+    """The form as a record in the import format (``push.profiles.check_fields`` judges it, as
+    it judges an imported line): an empty field clears it, lists split on 、 , ， ; or lines."""
+    raw: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        value = form.get(name, "").strip()
+        if name in LIST_FIELDS:
+            raw[name] = [v.strip() for v in re.split(r"[、,，;；\n]+", value) if v.strip()]
+        elif not value:
+            raw[name] = None
+        elif name == "employees":
+            raw[name] = int(value) if value.isdigit() else value
+        else:
+            raw[name] = value
+    return raw
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+async def _edit_view(
+    request: web.Request,
+    enterprise: Enterprise,
+    form: dict[str, str],
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> web.Response:
+    context = {"e": enterprise, "form": form, "errors": errors or [], "labels": FIELD_LABELS}
+    return await render(request, "enterprise_edit.html", context, status=status)
+
+
+@access(Permission.PROFILES)
+async def edit_page(request: web.Request) -> web.Response:
+    enterprise = await _enterprise(request)
+    return await _edit_view(request, enterprise, _form_of(enterprise))
+
+
+@access(Permission.PROFILES)
+async def edit(request: web.Request) -> web.Response:
+    """Save the form through ``Enterprises.edit`` (the CLI's ``enterprises edit``), with the
+    audit row ``enterprise.edit`` (each changed field, before and after) in its transaction."""
+    enterprise = await _enterprise(request)
+    posted = await request.post()
+    form = {name: str(posted.get(name, "")) for name in PROFILE_FIELDS}
+    changes = changes_of(form)
+    _, problems = check_fields(changes)
+    if problems:
+        return await _edit_view(request, enterprise, form, problems, 400)
+    actor = request[USER].name
+    written: dict[str, Any] = {}
+
+    async def audited(conn: AsyncConnection, changed: Mapping[str, tuple[Any, Any]]) -> None:
+        written.update(changed)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="enterprise.edit",
+            object_type="enterprise",
+            object_id=enterprise.uscc,
+            at=now(),
+            detail={"changed": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in changed.items()}},
+        )
+
+    service = request.config_dict[keys.ENTERPRISES]
+    try:
+        await service.edit(enterprise.uscc, changes, by=actor, then=audited)
+    except EnterpriseError as exc:
+        return await _edit_view(request, enterprise, form, [("-", str(exc))], 400)
+    if written:
+        names = "、".join(FIELD_LABELS[k] for k in PROFILE_FIELDS if k in written)
+        await flash(request, f"已保存企业档案（改动：{names}），政策条件核对已按新档案更新。")
+    else:
+        await flash(request, "档案没有变化。")
+    raise web.HTTPSeeOther(f"{PREFIX}/enterprises/{enterprise.uscc}")
 
 
 @access(Permission.PEOPLE)
@@ -233,3 +342,28 @@ async def issue_code(request: web.Request) -> web.Response:
         )
     context = {"e": enterprise, "issued": issued, "until": shown(issued.expires_at)}
     return await render(request, "binding_code.html", context)
+
+
+@access(Permission.PEOPLE)
+async def revoke_code(request: web.Request) -> web.Response:
+    """Revoke a binding code not yet used (it expires now; audit row ``enterprise.code_revoke``)."""
+    enterprise = await _enterprise(request)
+    code_id = int(request.match_info["code_id"])
+    actor = request[USER].name
+
+    async def audited(conn: AsyncConnection, revoked: int) -> None:
+        await audit.record(
+            conn,
+            actor=actor,
+            action="enterprise.code_revoke",
+            object_type="enterprise",
+            object_id=enterprise.uscc,
+            at=now(),
+            detail={"code_id": revoked},
+        )
+
+    service = request.config_dict[keys.ENTERPRISES]
+    if not await service.revoke_code(enterprise.uscc, code_id, then=audited):
+        raise Refused("这个绑定码已被使用、已过期或已作废，无需作废。", 409)
+    await flash(request, "已作废这个绑定码：持有它的人无法再用它绑定。")
+    raise web.HTTPSeeOther(f"{PREFIX}/enterprises/{enterprise.uscc}")

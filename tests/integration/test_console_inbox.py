@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot import keys
+from bot.console.desk import AnswerRequest
 from bot.questions import QUESTIONS
 from bot.wechat.fake_api import FakeWeChatServer
 from policy_index.library import SAMPLE_LIBRARY
@@ -107,11 +109,15 @@ async def test_one_answer_reaches_every_asker_once_and_is_saved_as_a_qa_pair(
     assert "已送达 3" in recent
     assert "无法送达 1" in recent
 
+    # The answer is audited with the claim (same transaction), then what the deliveries did.
     [entry] = [e for e in await audit.entries(engine) if e.action == "inbox.answer"]
     assert entry.actor == EDITOR
-    assert entry.detail["questions"] == 4
-    assert entry.detail["deliveries"] == {"sent": 3, "unreachable": 1}
-    assert entry.detail["qa_id"] == qa.id
+    assert entry.detail == {"questions": 4, "already_answered": 0, "save_qa": True}
+    [delivered] = [e for e in await audit.entries(engine) if e.action == "inbox.deliver"]
+    assert (delivered.object_id, delivered.actor) == (entry.object_id, EDITOR)
+    assert delivered.id > entry.id
+    assert delivered.detail["deliveries"] == {"sent": 3, "unreachable": 1}
+    assert delivered.detail["qa_id"] == qa.id
 
     # The same form sent again (a second click, a reloaded page): nothing is sent twice.
     again = await answer_with(console, ids, csrf_of(shown))
@@ -230,3 +236,24 @@ async def test_a_question_unticked_from_the_group_stays_in_the_inbox(
     page = await resp.text()
     assert "请至少勾选一个问题" in page
     assert "草稿答复" in page
+
+
+async def test_an_answer_or_a_dismissal_and_its_audit_row_are_one_transaction(
+    console: Client, peer: WeChatPeer, fake_wechat: FakeWeChatServer, engine: AsyncEngine
+) -> None:
+    """If the audit row cannot be written, the questions stay in the inbox and nobody is told."""
+    await ask_unanswered(console, peer, {"o_dog_owner": DOGS})
+    desk = console.server.app[keys.STAFF_DESK]
+    [group] = await desk.groups()
+    ids = tuple(q.id for q in group.questions)
+
+    async def broken(conn: AsyncConnection, _: Any) -> None:
+        raise RuntimeError("audit row failed")
+
+    with pytest.raises(RuntimeError):
+        await desk.answer(AnswerRequest(question_ids=ids, text=ANSWER), then=broken)
+    with pytest.raises(RuntimeError):
+        await desk.dismiss(ids, then=broken)
+    assert [q.id for g in await desk.groups() for q in g.questions] == list(ids)
+    assert await desk.inbox.answer_ids_for(ids) == {}
+    assert fake_wechat.calls_to(SEND) == []
