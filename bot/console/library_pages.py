@@ -19,7 +19,7 @@ from aiohttp import web
 from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
-from bot.console.web import USER, access, flash, render
+from bot.console.web import USER, access, flash, large_body, render, upload_limit
 from policy_index.browse import Filters, issuers, search, topics
 from policy_index.dates import chinese
 from policy_index.errors import LibraryFormatError
@@ -37,8 +37,7 @@ from policy_index.model import (
 from push.staff import Permission, Refused
 
 PER_PAGE = 20
-# aiohttp's default request limit (bot.app keeps it), less room for the rest of the form.
-MAX_UPLOAD = 1024**2 - 16 * 1024
+FORM_ROOM = 16 * 1024  # the rest of the import form, besides the file
 POLICY = "/library/policy/{policy_id}"
 UPLOADS = "console-imports"
 ACTION_NAMES = {"new": "新增", "changed": "修改", "same": "不变"}
@@ -267,12 +266,14 @@ async def repeal(request: web.Request) -> web.Response:
 
 
 def _import_context(
+    request: web.Request,
     preview: Preview | None = None,
     errors: list[dict[str, Any]] | None = None,
     name: str = "",
 ) -> dict[str, Any]:
     return {
-        "max_bytes": MAX_UPLOAD,
+        "max_bytes": upload_limit(request) - FORM_ROOM,
+        "max_mb": upload_limit(request) // 1024**2,
         "preview": preview,
         "errors": errors or [],
         "name": name,
@@ -284,10 +285,11 @@ def _import_context(
 
 @access(Permission.LIBRARY)
 async def import_page(request: web.Request) -> web.Response:
-    return await render(request, "library_import.html", _import_context())
+    return await render(request, "library_import.html", _import_context(request))
 
 
 @access(Permission.LIBRARY)
+@large_body
 async def import_preview(request: web.Request) -> web.Response:
     form = await request.post()
     upload = form.get("file")
@@ -299,9 +301,11 @@ async def import_preview(request: web.Request) -> web.Response:
         preview = await desk.preview(stashed)
     except LibraryFormatError as exc:
         stashed.path.unlink(missing_ok=True)  # nothing to confirm
-        ctx = _import_context(errors=errors_zh(exc.errors), name=stashed.name)
+        ctx = _import_context(request, errors=errors_zh(exc.errors), name=stashed.name)
         return await render(request, "library_import.html", ctx, status=400)
-    return await render(request, "library_import.html", _import_context(preview, name=stashed.name))
+    return await render(
+        request, "library_import.html", _import_context(request, preview, name=stashed.name)
+    )
 
 
 @access(Permission.LIBRARY)
@@ -312,7 +316,7 @@ async def import_confirm(request: web.Request) -> web.Response:
     try:
         result = await desk.run_import(upload, me(request))
     except LibraryFormatError as exc:  # the library changed since the preview
-        ctx = _import_context(errors=errors_zh(exc.errors), name=upload.name)
+        ctx = _import_context(request, errors=errors_zh(exc.errors), name=upload.name)
         return await render(request, "library_import.html", ctx, status=400)
     await flash(
         request,
