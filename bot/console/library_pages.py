@@ -1,6 +1,7 @@
 """The policy-library pages of the staff console: search and filter, one policy with its
 interpretations, Q&A pairs, guide and eligibility rules, the edit form, repeal, import with a
-preview, export, and the library-wide aliases.
+preview, export, and the library-wide aliases. (Every Q&A pair, attached to a policy or not,
+has its own pages: ``bot.console.qa_pages``.)
 
 Anyone signed in reads the library; changing it needs ``Permission.LIBRARY`` (editor, admin).
 Every change goes through ``bot.console.library_desk.LibraryDesk``: validated as an import,
@@ -19,7 +20,8 @@ from aiohttp import web
 from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
-from bot.console.web import USER, access, flash, large_body, render, upload_limit
+from bot.console.uploads import large_body, upload_limit
+from bot.console.web import USER, access, flash, render
 from policy_index.browse import Filters, issuers, search, topics
 from policy_index.dates import chinese
 from policy_index.errors import LibraryFormatError

@@ -11,7 +11,9 @@ in this order, guard every request:
    ``X-CSRF-Token``) and, when the browser sends one, a same-host ``Origin`` (403 otherwise);
    every route but the sign-in page needs a signed-in, active account whose role grants the
    route's permission (re-read from the database on each request, so a role change or a
-   disabled account takes effect at once);
+   disabled account takes effect at once); a body over the request limit is refused (413) —
+   the limit is aiohttp's 1 MB but for a route marked ``large_body`` (the library import),
+   whose body is read only once its sender is known to be allowed to send it;
 3. refusals from the service layer (``push.staff.Refused``) become a message on the page the
    staff member came from (or ``{"error": …}`` for the JSON endpoints).
 
@@ -42,6 +44,7 @@ from multidict import MultiDict
 from bot import keys
 from bot.config import Settings
 from bot.console.sessions import EXPIRED, DatabaseStorage, rotate, sweep
+from bot.console.uploads import close_files, is_large, too_large, upload_limit
 from push import audit, staff
 from push.staff import ROLE_NAMES, Permission, Refused, StaffUser
 
@@ -54,12 +57,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 ACCESS = "console_access"
-LARGE_BODY = "console_large_body"
 CSRF_REFUSED = "请求缺少有效的安全校验（CSRF）令牌，已拒绝。请刷新页面后重试。"
-TOO_LARGE = (
-    "提交的内容超过 {mb} MB 的上限，已拒绝，没有保存任何内容。"
-    "政策库文件过大时，请拆分成几个文件分别导入，或在服务器上用 gongkai import 命令导入。"
-)
 
 Rule = Permission | Literal["public", "signed_in"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -78,21 +76,6 @@ def access(rule: Rule) -> Callable[[H], H]:
         return handler
 
     return mark
-
-
-def large_body(handler: H) -> H:
-    """Mark a handler that may receive up to ``GONGKAI_STAFF__CONSOLE_UPLOAD_MB`` (a library
-    file). Every other request keeps the service's limit (aiohttp's 1 MB: the WeChat callback
-    must stay small). aiohttp sizes a request by the root application, never a sub-application,
-    so the guard gives a marked route's request a larger limit itself, once the staff member
-    is known to be allowed to send it."""
-    setattr(handler, LARGE_BODY, True)
-    return handler
-
-
-def upload_limit(request: web.Request) -> int:
-    """The largest body a ``large_body`` route accepts, in bytes."""
-    return int(request.config_dict[keys.SETTINGS].staff.console_upload_mb * 1024**2)
 
 
 def console_app(settings: Settings) -> web.Application:
@@ -203,7 +186,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         session["csrf"] = secrets.token_urlsafe(32)
     request[CSRF] = session["csrf"]
     # A large body is read only once its sender is known to be allowed to send it.
-    large = getattr(match.handler, LARGE_BODY, False) and request.method not in SAFE_METHODS
+    large = is_large(match.handler) and request.method not in SAFE_METHODS
     if not large and (refused := await _csrf_refusal(request, session["csrf"])):
         return refused
     if rule == "public":
@@ -225,7 +208,7 @@ async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse
 
 async def _with_large_body(request: web.Request, handler: Handler, csrf: str) -> web.StreamResponse:
     """A ``large_body`` route's request (cloned with the larger limit): checked for the CSRF
-    token, handled, and its uploaded files closed (aiohttp closes only the original's)."""
+    token, handled, and its uploaded files closed."""
     try:
         form = await request.post() if _same_origin(request) else MultiDict[Any]()
     except web.HTTPRequestEntityTooLarge:
@@ -235,9 +218,7 @@ async def _with_large_body(request: web.Request, handler: Handler, csrf: str) ->
             return refused
         return await _handled(request, handler)
     finally:
-        for value in form.values():
-            if isinstance(value, web.FileField):
-                value.file.close()
+        close_files(form)
 
 
 async def _allowed(request: web.Request, rule: Rule, session: Session) -> web.Response | None:
@@ -278,8 +259,7 @@ def _too_large(request: web.Request) -> web.Response:
         "console: refused a request body over the limit",
         extra={"action": "console_too_large", "path": request.path},
     )
-    megabytes = request.client_max_size / 1024**2
-    return _refuse(request, TOO_LARGE.format(mb=f"{megabytes:g}"), 413)
+    return _refuse(request, too_large(request), 413)
 
 
 def _to_login(request: web.Request, session: Session) -> web.Response:

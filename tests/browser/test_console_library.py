@@ -54,7 +54,7 @@ async def test_import_edit_and_the_simulator_answer_changes(
     await page.goto(url(site, "/console/library"))
     await page.click("text=导入文件")
     huge = tmp_path / "太大的文件.jsonl"
-    huge.write_text(LIBRARY * 2000, encoding="utf-8")  # over the service's 1 MB request limit
+    huge.write_text(LIBRARY * 20000, encoding="utf-8")  # over the import's 20 MB limit
     await page.set_input_files("#upload input[type=file]", str(huge))
     assert await page.is_visible("#upload-too-big")  # said before sending, not a bare 413
     bad = tmp_path / "有错的政策库.jsonl"
