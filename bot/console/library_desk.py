@@ -48,6 +48,9 @@ QA_STALE = (
     "这条问答在您编辑期间已被其他人修改，您的修改没有保存。请重新打开这条问答，在最新内容上修改。"
 )
 QA_GONE = "政策库中没有这条问答（可能已被删除）。"
+QA_CHANGED = (
+    "这条问答在您确认删除前已被其他人修改，没有删除。请重新打开这条问答，看过最新内容后再决定。"
+)
 QA_FIELDS = ("question", "answer", "similar", "policy_id")
 AUDITED_IDS = 500  # the policies an import added or changed, as the audit row lists them
 
@@ -272,7 +275,7 @@ class LibraryDesk:
         if pair is None:
             raise Refused(QA_GONE, status=404)
         if version is not None and version != qa_version(pair):
-            raise Refused(QA_STALE.replace("您的修改没有保存", "没有删除"), status=409)
+            raise Refused(QA_CHANGED, status=409)
         detail = {"question": pair.question, "policy_id": pair.policy_id}
         then = _audited(actor, "library.qa_delete", qa_id, detail)
         if not await self._repo.remove_qa(qa_id, then=then):

@@ -219,6 +219,7 @@ async def test_add_and_delete_after_confirmation(console: Client, engine: AsyncE
     assert "社保卡丢了怎么补办" in page
     assert "card-1" in {q.id for q in (await LibraryRepository(engine).load()).qa_pairs}
     version = version_in(page)
+    revision = await LibraryRepository(engine).revision()
     stale = await console.post(
         "/console/library/qa/delete", data={"_csrf": csrf, "id": "card-1", "version": "0" * 16}
     )
@@ -230,6 +231,7 @@ async def test_add_and_delete_after_confirmation(console: Client, engine: AsyncE
     assert "已删除问答“社保卡丢了怎么补办”" in page
     assert "社保卡丢了怎么补办" not in listed(page)
     assert "card-1" not in {q.id for q in (await LibraryRepository(engine).load()).qa_pairs}
+    assert await LibraryRepository(engine).revision() == revision + 1  # other processes rebuild
     assert "当场可取新卡" not in await ask(console, csrf, "社保卡丢了怎么补办")
     assert (await audit_detail(engine, "library.qa_delete"))[1:] == (
         "card-1",
