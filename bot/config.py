@@ -152,6 +152,13 @@ class StaffSettings(BaseModel):
         le=240,
         description="Minutes without a request after which a console session ends",
     )
+    console_upload_mb: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Largest policy-library file (MB) the console's import page accepts; the "
+        "rest of the service keeps aiohttp's 1 MB request limit",
+    )
     similarity: float = Field(
         default=0.6,
         gt=0,

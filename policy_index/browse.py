@@ -1,5 +1,6 @@
 """Finding policies in a library the way staff look for them: words, topic, validity, audience,
-issuer and a range of issue dates. Pure; the console pages paginate the result."""
+issuer and a range of issue dates; and Q&A pairs by words and by what they are attached to.
+Pure; the console pages paginate the result."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from policy_index.model import Library, Policy, Status
+from policy_index.model import Library, Policy, QAPair, Status
+from policy_index.staff import STAFF_QA_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +64,39 @@ def topics(library: Library) -> list[str]:
 
 def issuers(library: Library) -> list[str]:
     return sorted({p.issuer for p in library.policies if p.issuer})
+
+
+# --- Q&A pairs --------------------------------------------------------------------------------
+
+QA_SHOW = ("attached", "unattached", "staff")  # attached to a policy, to none, written by staff
+
+
+@dataclass(frozen=True, slots=True)
+class QAFilters:
+    words: str = ""  # in the id, question, similar phrasings or answer
+    show: str = ""  # one of QA_SHOW, or "" for every pair
+    policy_id: str = ""  # attached to this policy
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+def _qa_haystack(q: QAPair) -> str:
+    return "\n".join((q.id, q.question, *q.similar, q.answer)).casefold()
+
+
+def qa_matches(q: QAPair, f: QAFilters) -> bool:
+    if f.words and not all(w in _qa_haystack(q) for w in f.words.casefold().split()):
+        return False
+    if f.policy_id and q.policy_id != f.policy_id:
+        return False
+    if f.show == "attached" and q.policy_id is None:
+        return False
+    if f.show == "unattached" and q.policy_id is not None:
+        return False
+    return not (f.show == "staff" and not q.id.startswith(STAFF_QA_PREFIX))
+
+
+def search_qa(library: Library, f: QAFilters) -> list[QAPair]:
+    """The matching Q&A pairs by id (staff-written pairs, ``staff-…``, sort together)."""
+    return sorted((q for q in library.qa_pairs if qa_matches(q, f)), key=lambda q: q.id)

@@ -212,6 +212,18 @@ class LibraryRepository:
                 await then(conn)
             return True
 
+    async def remove_qa(self, qa_id: str, *, then: AfterWrite | None = None) -> bool:
+        """Delete one Q&A pair; False (nothing written) when there is none."""
+        async with self._sessions.begin() as session:
+            conn = await session.connection()
+            gone = await conn.execute(delete(QAPairRow).where(QAPairRow.id == qa_id))
+            if not gone.rowcount:
+                return False
+            await _bump(session, datetime.now(UTC))
+            if then is not None:
+                await then(conn)
+            return True
+
     async def load(self) -> Library:
         async with self._sessions() as session:
             policies = (

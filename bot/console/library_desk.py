@@ -29,7 +29,7 @@ from bot.console.uploads import Upload, Uploads
 from policy_index.changes import Changes, compare, validate_policy
 from policy_index.errors import LibraryFormatError, RecordError
 from policy_index.export import dump_library, policy_record
-from policy_index.interchange import parse_alias, read_library
+from policy_index.interchange import ID_PATTERN, parse_alias, parse_qa, read_library
 from policy_index.model import Library, Policy, QAPair, Status
 from policy_index.repository import AfterWrite, ImportResult, LibraryRepository
 from policy_index.service import PolicyService
@@ -41,6 +41,14 @@ WRONG_KIND = "只能导入 .jsonl 或 .csv 文件（格式见《政策库文件�
 STALE = (
     "这条政策在您编辑期间已被其他人保存，您的修改没有保存。请重新打开编辑页面，在最新内容上修改。"
 )
+QA_STALE = (
+    "这条问答在您编辑期间已被其他人修改，您的修改没有保存。请重新打开这条问答，在最新内容上修改。"
+)
+QA_GONE = "政策库中没有这条问答（可能已被删除）。"
+QA_CHANGED = (
+    "这条问答在您确认删除前已被其他人修改，没有删除。请重新打开这条问答，看过最新内容后再决定。"
+)
+QA_FIELDS = ("question", "answer", "similar", "policy_id")
 AUDITED_IDS = 500  # the policies an import added or changed, as the audit row lists them
 
 
@@ -186,6 +194,70 @@ class LibraryDesk:
         await self._changed()
         return repealed
 
+    # --- Q&A pairs --------------------------------------------------------------------------
+
+    async def save_qa(
+        self,
+        raw: dict[str, Any],
+        actor: str,
+        *,
+        editing: str | None,
+        version: str | None = None,
+    ) -> tuple[QAPair, tuple[str, ...]]:
+        """Create or replace one Q&A pair from a ``kind: qa`` record of the library format
+        (checked by ``parse_qa``, its policy by the import's reference check); returns it and
+        the fields that changed. A new pair without an id gets ``<policy id>-qaN`` or
+        ``qa-N``. ``version`` is the pair's ``qa_version`` when the form was opened."""
+        library = await self._repo.load()
+        pairs = {q.id: q for q in library.qa_pairs}
+        before = None
+        if editing is not None:
+            before = pairs.get(editing)
+            if before is None:
+                raise Refused(QA_GONE, status=404)
+            if version is not None and version != qa_version(before):
+                raise Refused(QA_STALE, status=409)
+            raw = {**raw, "id": editing}  # the id is the key: never renamed by a form
+        elif not raw.get("id"):
+            raw = {**raw, "id": fresh_qa_id(raw.get("policy_id"), set(pairs))}
+        pair, problems = parse_qa(raw)
+        errors = [RecordError("表单", 0, f, m) for f, m in problems]
+        if pair is not None and pair.policy_id and library.policy(pair.policy_id) is None:
+            message = f"names policy {pair.policy_id!r}, which is not in the library"
+            errors.append(RecordError("表单", 0, "policy_id", message))
+        if pair is not None and editing is None and pair.id in pairs:
+            errors.append(RecordError("表单", 0, "id", f"Q&A pair {pair.id!r} already exists"))
+        if errors or pair is None:
+            raise LibraryFormatError(errors)
+        if before is None:
+            changed: tuple[str, ...] = ("new",)
+        else:
+            changed = tuple(f for f in QA_FIELDS if getattr(before, f) != getattr(pair, f))
+            if not changed:
+                return pair, ()
+        action = "library.qa_create" if before is None else "library.qa_edit"
+        detail = {"question": pair.question, "policy_id": pair.policy_id, "changed": list(changed)}
+        await self._repo.upsert(
+            Library.of(qa_pairs=[pair]), then=_audited(actor, action, pair.id, detail)
+        )
+        await self._changed()
+        return pair, changed
+
+    async def remove_qa(self, qa_id: str, actor: str, *, version: str | None = None) -> QAPair:
+        """Delete one Q&A pair (as shown when the deletion was confirmed, if ``version``)."""
+        library = await self._repo.load()
+        pair = next((q for q in library.qa_pairs if q.id == qa_id), None)
+        if pair is None:
+            raise Refused(QA_GONE, status=404)
+        if version is not None and version != qa_version(pair):
+            raise Refused(QA_CHANGED, status=409)
+        detail = {"question": pair.question, "policy_id": pair.policy_id}
+        then = _audited(actor, "library.qa_delete", qa_id, detail)
+        if not await self._repo.remove_qa(qa_id, then=then):
+            raise Refused(QA_GONE, status=404)
+        await self._changed()
+        return pair
+
     # --- aliases ----------------------------------------------------------------------------
 
     async def add_alias(self, alias: str, canonical: str, actor: str) -> None:
@@ -213,6 +285,23 @@ def version_of(policy: Policy, qa: list[QAPair]) -> str:
         nested["id"] = pair.id
     data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def qa_version(pair: QAPair) -> str:
+    """A short fingerprint of a Q&A pair as its form shows it."""
+    data = json.dumps(dataclasses.asdict(pair), ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def fresh_qa_id(policy_id: Any, taken: set[str]) -> str:
+    """The first free ``<policy id>-qaN`` (as the policy form numbers its pairs), or ``qa-N``
+    for a pair of no policy (or when the policy's id leaves no room)."""
+    stem = f"{policy_id}-qa" if isinstance(policy_id, str) and policy_id.strip() else "qa-"
+    n = 1
+    while f"{stem.strip()}{n}" in taken:
+        n += 1
+    found = f"{stem.strip()}{n}"
+    return found if ID_PATTERN.match(found) else fresh_qa_id(None, taken)
 
 
 def library_ids(library: Library) -> set[str]:

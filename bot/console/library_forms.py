@@ -96,6 +96,7 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"^must be a JSON object$", "须为 JSON 对象"),
         (r"^must be policy, qa or alias, got (.*)$", r"类型须为 policy、qa 或 alias，现为 \1"),
         (r"^policy (.*) already exists$", r"编号 \1 已被其他政策使用"),
+        (r"^Q&A pair (.*) already exists$", r"编号 \1 已被其他问答使用"),
     ]
 ]
 PATH_STEP = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")

@@ -1,6 +1,7 @@
 """The policy-library pages of the staff console: search and filter, one policy with its
 interpretations, Q&A pairs, guide and eligibility rules, the edit form, repeal, import with a
-preview, export, and the library-wide aliases.
+preview, export, and the library-wide aliases. (Every Q&A pair, attached to a policy or not,
+has its own pages: ``bot.console.qa_pages``.)
 
 Anyone signed in reads the library; changing it needs ``Permission.LIBRARY`` (editor, admin).
 Every change goes through ``bot.console.library_desk.LibraryDesk``: validated as an import,
@@ -19,7 +20,7 @@ from aiohttp import web
 from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
-from bot.console.uploads import MAX_UPLOAD
+from bot.console.uploads import large_body, largest_file, upload_limit
 from bot.console.web import USER, access, flash, render
 from policy_index.browse import Filters, issuers, search, topics
 from policy_index.dates import chinese
@@ -266,12 +267,14 @@ async def repeal(request: web.Request) -> web.Response:
 
 
 def _import_context(
+    request: web.Request,
     preview: Preview | None = None,
     errors: list[dict[str, Any]] | None = None,
     name: str = "",
 ) -> dict[str, Any]:
     return {
-        "max_bytes": MAX_UPLOAD,
+        "max_bytes": largest_file(request),
+        "max_mb": upload_limit(request) // 1024**2,
         "preview": preview,
         "errors": errors or [],
         "name": name,
@@ -283,10 +286,11 @@ def _import_context(
 
 @access(Permission.LIBRARY)
 async def import_page(request: web.Request) -> web.Response:
-    return await render(request, "library_import.html", _import_context())
+    return await render(request, "library_import.html", _import_context(request))
 
 
 @access(Permission.LIBRARY)
+@large_body
 async def import_preview(request: web.Request) -> web.Response:
     form = await request.post()
     upload = form.get("file")
@@ -298,9 +302,11 @@ async def import_preview(request: web.Request) -> web.Response:
         preview = await desk.preview(stashed)
     except LibraryFormatError as exc:
         stashed.path.unlink(missing_ok=True)  # nothing to confirm
-        ctx = _import_context(errors=errors_zh(exc.errors), name=stashed.name)
+        ctx = _import_context(request, errors=errors_zh(exc.errors), name=stashed.name)
         return await render(request, "library_import.html", ctx, status=400)
-    return await render(request, "library_import.html", _import_context(preview, name=stashed.name))
+    return await render(
+        request, "library_import.html", _import_context(request, preview, name=stashed.name)
+    )
 
 
 @access(Permission.LIBRARY)
@@ -311,7 +317,7 @@ async def import_confirm(request: web.Request) -> web.Response:
     try:
         result = await desk.run_import(upload, me(request))
     except LibraryFormatError as exc:  # the library changed since the preview
-        ctx = _import_context(errors=errors_zh(exc.errors), name=upload.name)
+        ctx = _import_context(request, errors=errors_zh(exc.errors), name=upload.name)
         return await render(request, "library_import.html", ctx, status=400)
     await flash(
         request,

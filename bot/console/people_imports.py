@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import keys
-from bot.console.uploads import MAX_UPLOAD, Upload, Uploads
+from bot.console.uploads import Upload, Uploads, large_body, largest_file, upload_limit
 from bot.console.web import PREFIX, USER, access, flash, now, render
 from push import audit, people
 from push.enterprises import ImportSummary, Planned
@@ -99,7 +99,8 @@ async def _view(request: web.Request, status: int = 200, **extra: Any) -> web.Re
     context = {
         "kind": kind,
         "k": KINDS[kind],
-        "max_bytes": MAX_UPLOAD,
+        "max_bytes": largest_file(request),
+        "max_mb": upload_limit(request) // 1024**2,
         "actions": ACTIONS,
         "labels": FIELD_LABELS,
         "masked": people.masked,
@@ -170,6 +171,7 @@ async def _preview(request: web.Request, upload: Upload) -> dict[str, Any]:
 
 
 @access(Permission.PROFILES)
+@large_body
 async def import_preview(request: web.Request) -> web.Response:
     form = await request.post()
     upload = form.get("file")

@@ -1,10 +1,18 @@
-"""Files uploaded to the console that wait for a confirmation (an import's second step).
+"""Files uploaded to the console: how large they may be, and where they wait for a confirmation.
 
-The first POST checks the file and shows a preview; the file itself waits under the state dir
-(``<GONGKAI_STATE_DIR>/<folder>``) under a random name, so any process on the host can confirm
-it and nothing is kept in the session. The confirmation names the file by that token only (the
-name staff chose is shown and audited, never used as a path); files older than a day are swept
-at the next upload. The policy library's and the people pages' imports share this.
+**Size.** The service keeps aiohttp's 1 MB request limit (the WeChat callback must stay small),
+and aiohttp sizes every request by the root application — a sub-application's
+``client_max_size`` is never consulted. So a console route that accepts a large upload (the
+library, enterprise and subscriber imports) is marked ``large_body``, and the console's guard
+gives that route's request a larger limit itself
+(``request.clone(client_max_size=upload_limit(request))``, ``GONGKAI_STAFF__CONSOLE_UPLOAD_MB``),
+once the staff member is known to be allowed to send it, and closes the spooled files afterwards.
+
+**Waiting.** The first POST checks the file and shows a preview; the file itself waits under the
+state dir (``<GONGKAI_STATE_DIR>/<folder>``) under a random name, so any process on the host can
+confirm it and nothing is kept in the session. The confirmation names the file by that token
+only (the name staff chose is shown and audited, never used as a path); files older than a day
+are swept at the next upload.
 """
 
 from __future__ import annotations
@@ -12,14 +20,59 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
+from aiohttp import web
+from multidict import MultiMapping
+
+from bot import keys
 from push.staff import Refused
 
-# aiohttp's default request limit (bot.app keeps it), less room for the rest of the form.
-MAX_UPLOAD = 1024**2 - 16 * 1024
+LARGE_BODY = "console_large_body"
+TOO_LARGE = (
+    "提交的内容超过 {mb} MB 的上限，已拒绝，没有保存任何内容。"
+    "政策库文件过大时，请拆分成几个文件分别导入，或在服务器上用 gongkai import 命令导入。"
+)
+
+H = TypeVar("H", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
+
+
+def large_body(handler: H) -> H:
+    """Mark a handler that may receive up to ``GONGKAI_STAFF__CONSOLE_UPLOAD_MB``."""
+    setattr(handler, LARGE_BODY, True)
+    return handler
+
+
+def is_large(handler: Any) -> bool:
+    return bool(getattr(handler, LARGE_BODY, False))
+
+
+def upload_limit(request: web.Request) -> int:
+    """The largest body a ``large_body`` route accepts, in bytes."""
+    return int(request.config_dict[keys.SETTINGS].staff.console_upload_mb * 1024**2)
+
+
+def largest_file(request: web.Request) -> int:
+    """The largest file an import form takes (the page checks it before sending), in bytes."""
+    return upload_limit(request) - FORM_ROOM
+
+
+def too_large(request: web.Request) -> str:
+    """Why a body over the request's limit was refused, in the words staff read."""
+    return TOO_LARGE.format(mb=f"{request.client_max_size / 1024**2:g}")
+
+
+def close_files(form: MultiMapping[Any]) -> None:
+    """Close the uploads aiohttp spooled for a cloned request (it closes only the original's)."""
+    for value in form.values():
+        if isinstance(value, web.FileField):
+            value.file.close()
+
+
+FORM_ROOM = 16 * 1024  # the rest of an import form, besides the file
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
 KEEP_UPLOADS_S = 24 * 3600
 GONE = "找不到待导入的文件（可能已导入或已过期），请重新上传。"

@@ -11,14 +11,16 @@ in this order, guard every request:
    ``X-CSRF-Token``) and, when the browser sends one, a same-host ``Origin`` (403 otherwise);
    every route but the sign-in page needs a signed-in, active account whose role grants the
    route's permission (re-read from the database on each request, so a role change or a
-   disabled account takes effect at once);
+   disabled account takes effect at once); a body over the request limit is refused (413) —
+   the limit is aiohttp's 1 MB but for a route marked ``large_body`` (the library import),
+   whose body is read only once its sender is known to be allowed to send it;
 3. refusals from the service layer (``push.staff.Refused``) become a message on the page the
    staff member came from (or ``{"error": …}`` for the JSON endpoints).
 
 Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
 audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
 The pages are in ``bot.console.dashboard`` (the home page: figures, charts and the report
-export), ``notice_pages``, ``library_pages`` and ``simulator``, ``inbox_pages``,
+export), ``notice_pages``, ``library_pages``, ``qa_pages`` and ``simulator``, ``inbox_pages``,
 ``people_pages`` (subscribers and enterprises), ``account_pages`` and ``audit_pages``.
 """
 
@@ -37,10 +39,12 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session, session_middleware
+from multidict import MultiDict
 
 from bot import keys
 from bot.config import Settings
 from bot.console.sessions import EXPIRED, DatabaseStorage, rotate, sweep
+from bot.console.uploads import close_files, is_large, too_large, upload_limit
 from push import audit, staff
 from push.staff import ROLE_NAMES, Permission, Refused, StaffUser
 
@@ -82,6 +86,7 @@ def console_app(settings: Settings) -> web.Application:
     from bot.console.library_pages import add_library_pages
     from bot.console.notice_pages import add_notice_pages
     from bot.console.people_pages import add_people_pages
+    from bot.console.qa_pages import add_qa_pages
     from bot.console.simulator import add_simulator
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
@@ -89,12 +94,13 @@ def console_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[session_middleware(storage), _guard])
     app[IDLE] = idle
     app.on_response_prepare.append(_security_headers)
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("bot.console", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["segment"] = segment
     app.router.add_static("/static", HERE / "static", name="static")
     app.router.add_get("", home)
     app.router.add_get("/", home)
@@ -106,6 +112,7 @@ def console_app(settings: Settings) -> web.Application:
     add_account_pages(app)
     add_audit_pages(app)
     add_library_pages(app)
+    add_qa_pages(app)
     add_simulator(app)
     add_inbox_pages(app)
     add_people_pages(app)
@@ -178,16 +185,45 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     request[CSRF] = session["csrf"]
-    if request.method not in SAFE_METHODS and not (
-        _same_origin(request) and await _csrf_ok(request, session["csrf"])
-    ):
-        logger.warning(
-            "console: refused a request without a valid CSRF token",
-            extra={"action": "console_csrf_refused", "path": request.path},
-        )
-        return _refuse(request, CSRF_REFUSED, 403)
+    # A large body is read only once its sender is known to be allowed to send it.
+    large = is_large(match.handler) and request.method not in SAFE_METHODS
+    if not large and (refused := await _csrf_refusal(request, session["csrf"])):
+        return refused
     if rule == "public":
         return await handler(request)
+    if (refused := await _allowed(request, rule, session)) is not None:
+        return refused
+    if large:
+        large_request = request.clone(client_max_size=upload_limit(request))
+        return await _with_large_body(large_request, handler, session["csrf"])
+    return await _handled(request, handler)
+
+
+async def _handled(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Refused as exc:
+        return await _refused_step(request, exc)
+
+
+async def _with_large_body(request: web.Request, handler: Handler, csrf: str) -> web.StreamResponse:
+    """A ``large_body`` route's request (cloned with the larger limit): checked for the CSRF
+    token, handled, and its uploaded files closed."""
+    try:
+        form = await request.post() if _same_origin(request) else MultiDict[Any]()
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(request)
+    try:
+        if refused := await _csrf_refusal(request, csrf):
+            return refused
+        return await _handled(request, handler)
+    finally:
+        close_files(form)
+
+
+async def _allowed(request: web.Request, rule: Rule, session: Session) -> web.Response | None:
+    """None when a signed-in, active account whose role grants ``rule`` sent the request
+    (then known as ``request[USER]``); else the way to the sign-in page or the refusal."""
     user = await _signed_in(request, session.get("user"))
     if user is None:
         return _to_login(request, session)
@@ -197,10 +233,33 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             staff.require(user, rule)
     except Refused as exc:
         return _refuse(request, str(exc), exc.status)
+    return None
+
+
+async def _csrf_refusal(request: web.Request, expected: str) -> web.Response | None:
+    """The refusal of a state-changing request without the session's CSRF token (or with a
+    body over the limit, which is not read further), or None."""
+    if request.method in SAFE_METHODS:
+        return None
     try:
-        return await handler(request)
-    except Refused as exc:
-        return await _refused_step(request, exc)
+        if _same_origin(request) and await _csrf_ok(request, expected):
+            return None
+    except web.HTTPRequestEntityTooLarge:
+        return _too_large(request)
+    logger.warning(
+        "console: refused a request without a valid CSRF token",
+        extra={"action": "console_csrf_refused", "path": request.path},
+    )
+    return _refuse(request, CSRF_REFUSED, 403)
+
+
+def _too_large(request: web.Request) -> web.Response:
+    """A body over the request's limit: refused unread beyond the limit, nothing saved."""
+    logger.warning(
+        "console: refused a request body over the limit",
+        extra={"action": "console_too_large", "path": request.path},
+    )
+    return _refuse(request, too_large(request), 413)
 
 
 def _to_login(request: web.Request, session: Session) -> web.Response:
@@ -250,6 +309,8 @@ def _context(request: web.Request, extra: dict[str, Any]) -> dict[str, Any]:
         "csrf": request.get(CSRF, ""),
         "csrf_field": CSRF_FIELD,
         "flashes": [],
+        "path": request.path,
+        "here": here,
         "account_name": request.config_dict[keys.SETTINGS].account_name,
         **extra,
     }
@@ -263,6 +324,18 @@ async def render(
     ctx = _context(request, context)
     ctx["flashes"] = flashes
     return aiohttp_jinja2.render_template(template, request, ctx, status=status)
+
+
+def segment(value: str) -> str:
+    """One path segment percent-encoded, ``/`` included (a policy id may contain one)."""
+    return quote(value, safe="")
+
+
+def here(path: str, links: list[str]) -> str:
+    """Of the navigation's links, the one the page at ``path`` belongs to (the longest
+    matching prefix), or ""."""
+    found = [a for a in links if path == a or path.startswith(a.rstrip("/") + "/")]
+    return max(found, key=len, default="")
 
 
 def now() -> datetime:

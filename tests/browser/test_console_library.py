@@ -1,7 +1,8 @@
 """The policy library and the chat simulator in Chromium: an editor signs in, asks the simulator
 a resident's question, uploads a bad library file (errors by line and field, nothing imported),
 imports a good one through the preview, sees the simulator answer from it, edits the policy in
-the form, and watches the simulator's answer change at once — then follows up by number."""
+the form, and watches the simulator's answer change at once — then follows up by number, and
+edits a Q&A pair on its own page."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ async def test_import_edit_and_the_simulator_answer_changes(
     await page.goto(url(site, "/console/library"))
     await page.click("text=导入文件")
     huge = tmp_path / "太大的文件.jsonl"
-    huge.write_text(LIBRARY * 2000, encoding="utf-8")  # over the service's 1 MB request limit
+    huge.write_text(LIBRARY * 20000, encoding="utf-8")  # over the import's 20 MB limit
     await page.set_input_files("#upload input[type=file]", str(huge))
     assert await page.is_visible("#upload-too-big")  # said before sending, not a bare 413
     bad = tmp_path / "有错的政策库.jsonl"
@@ -102,6 +103,19 @@ async def test_import_edit_and_the_simulator_answer_changes(
     assert "（回复数字）" in choices
     assert "每年30元至150元" in await ask(page, "2")  # the numbered follow-up
     await page.screenshot(path=str(screenshots / "simulator.png"), full_page=True)
+
+    # A Q&A pair, edited on its own page, answers at once.
+    await page.goto(url(site, "/console/library"))
+    await page.click("a[href='/console/library/qa']")
+    assert await page.get_attribute("nav a[aria-current=page]", "href") == "/console/library"
+    await page.click("#pairs >> text=见习补贴多久发一次")
+    await page.fill("#qa-form textarea[name=answer]", "按季度发放，每季度首月10日前申报。")
+    async with page.expect_navigation():
+        await page.click("#qa-form button[type=submit]")
+    await page.wait_for_selector("text=已保存（改动：答案）")
+    await page.screenshot(path=str(screenshots / "library-qa.png"), full_page=True)
+    await page.click("text=在对话模拟中试问")
+    assert "按季度发放" in await ask(page, "见习补贴多久发一次")
 
 
 async def test_an_auditor_reads_the_library_but_cannot_edit(site: Any, browser: Any) -> None:

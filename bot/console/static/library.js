@@ -1,5 +1,6 @@
-// The import form (bot/console/templates/library_import.html): a file over the service's request
-// limit would be refused by the server before any page could explain why, so say so here first.
+// The import form (bot/console/templates/library_import.html): a file over the import limit
+// (GONGKAI_STAFF__CONSOLE_UPLOAD_MB) would be sent in full only to be refused, so say so here
+// first; the server refuses it anyway (413, nothing written) when this script does not run.
 (function () {
   "use strict";
   var form = document.getElementById("upload");
