@@ -256,7 +256,8 @@ async def shoot(base: str, out: Path, admin: tuple[str, str], ids: dict[str, str
         ("audit", AUDITOR, "/console/audit", nothing),
     ]
     saved = []
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    args = ["--lang=zh-CN"]  # date fields as a Chinese office PC shows them
+    args += ["--no-sandbox"] if os.geteuid() == 0 else []
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args)
         for name, who, path, step in shots:
