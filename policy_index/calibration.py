@@ -30,7 +30,10 @@ tests/data/dev_questions.jsonl) by ``bench/calibrate.py``, never on the evaluati
 value can be overridden in configuration. ``answer``: the lowest confidence answered directly;
 ``clarify``: the lowest confidence worth a numbered choice; ``margin``: the least lead over the
 best candidate of another policy for a direct answer; ``unknown``: the largest share of the
-question's words that the library never uses for which a direct answer is still given.
+question's words that the library never uses for which a direct answer is still given;
+``clear`` and ``clear_margin``: a second, lower confidence that answers directly when the lead
+over every other scheme is that wide (a candidate far ahead of the rest is the answer even when
+the features cannot say so with the first band's confidence).
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ class Calibration:
     clarify: float
     margin: float
     unknown: float = 1.0  # most share of words unknown to the library for a direct answer
+    # A clear lead also answers: a confidence of at least ``clear`` (below ``answer``) with a
+    # lead of at least ``clear_margin`` over the best candidate of another scheme
+    clear: float = math.inf
+    clear_margin: float = math.inf
     source: str = field(default="hand-set")
     # A cheaper pass tried first (lexical, before the query embedding): its direct answer
     # stands when its confidence reaches ``sure``.
@@ -182,9 +189,12 @@ def default_calibration(with_vectors: bool, **bands: float) -> Calibration:
             margin=max(first.margin, bands.get("margin", first.margin)),
             unknown=min(first.unknown, bands.get("unknown", first.unknown)),
         )
+    # a stricter (or laxer) answer band moves the clear-lead band with it
+    shift = bands["answer"] - base.answer if "answer" in bands else 0.0
     return replace(
         base,
         answer=bands.get("answer", base.answer),
+        clear=base.clear + shift,
         clarify=bands.get("clarify", base.clarify),
         margin=bands.get("margin", base.margin),
         unknown=bands.get("unknown", base.unknown),
