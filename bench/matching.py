@@ -50,6 +50,7 @@ from policy_index.index import EMBED_SUMMARIES_UP_TO, PolicyIndex, build_index
 from policy_index.interchange import read_library
 from policy_index.matching import MatchResult, match
 from policy_index.model import Library, Policy
+from policy_index.normalise import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -628,7 +629,7 @@ class Given:
     def __init__(self, inner: Embedder, questions: Sequence[str]) -> None:
         self.name, self.dim = inner.name, inner.dim
         self._inner = inner
-        unique = sorted(set(questions))
+        unique = sorted({normalise(q) for q in questions})  # match embeds the normalised text
         vectors = np.concatenate(
             [inner.queries(unique[i : i + 64]) for i in range(0, len(unique), 64)]
         )

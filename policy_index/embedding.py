@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -73,33 +73,14 @@ class _EngineThread:
             except BaseException as exc:  # handed to the caller
                 future.set_exception(exc)
 
-    def submit(self, work: Callable[[], T]) -> Future[T]:
+    def call(self, work: Callable[[], T], timeout: float | None = None) -> T:
         future: Future[T] = Future()
         self._calls.put((work, future))
-        return future
-
-    def call(self, work: Callable[[], T], timeout: float | None = None) -> T:
-        return wait(self.submit(work), timeout)
-
-
-def wait(future: Future[T], timeout: float | None = None) -> T:
-    """The future's result within ``timeout`` seconds; if late, it is withdrawn (cancelled if
-    not started yet: the engine skips it) and TimeoutError raised."""
-    try:
-        return future.result(timeout)
-    except TimeoutError:
-        future.cancel()
-        raise
-
-
-@runtime_checkable
-class AsksAhead(Protocol):
-    """An embedder that can start a question's vector and return at once, so that the
-    matcher's lexical work runs while the engine embeds (see matching.match)."""
-
-    def submit(self, text: str) -> Future[Vectors]:
-        """The vector of one short text (shape (1, dim)), computed in the background."""
-        ...
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # not started yet: the engine skips it
+            raise
 
 
 def _cpus() -> list[int]:
@@ -162,9 +143,6 @@ class E5Embedder:
         vectors = self._engine.call(lambda: self._model.query(batch), timeout)
         return np.asarray(vectors, dtype=np.float32)
 
-    def submit(self, text: str) -> Future[Vectors]:
-        return self._engine.submit(lambda: np.asarray(self._model.query([text]), np.float32))
-
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self.queries(texts)
 
@@ -192,27 +170,11 @@ class RecentQuestions:
         if (hit := self._recent.get(texts[0])) is not None:
             return hit[None, :]
         vectors = self._inner.queries(texts, timeout)
-        self._keep(texts[0], vectors)
-        return vectors
-
-    def submit(self, text: str) -> Future[Vectors]:
-        if (hit := self._recent.get(text)) is not None or not isinstance(self._inner, AsksAhead):
-            done: Future[Vectors] = Future()
-            done.set_result(hit[None, :] if hit is not None else self._inner.queries([text]))
-            return done
-        future = self._inner.submit(text)
-        future.add_done_callback(
-            lambda f: (
-                self._keep(text, f.result()) if not f.cancelled() and not f.exception() else None
-            )
-        )
-        return future
-
-    def _keep(self, text: str, vectors: Vectors) -> None:
         with self._lock:
-            self._recent[text] = vectors[0]
+            self._recent[texts[0]] = vectors[0]
             while len(self._recent) > self._size:
                 self._recent.pop(next(iter(self._recent)))
+        return vectors
 
     def passages(self, texts: Sequence[str]) -> Vectors:
         return self._inner.passages(texts)

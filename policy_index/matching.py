@@ -14,7 +14,6 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -23,7 +22,6 @@ import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from policy_index.calibration import LEXICAL, Calibration, default_calibration
-from policy_index.embedding import AsksAhead, Vectors, wait
 from policy_index.index import PolicyIndex, compact, max_by_owner, years_named
 from policy_index.normalise import normalise
 from policy_index.places import Place, Tier
@@ -179,24 +177,14 @@ def _lexical_signals(index: PolicyIndex, terms: Terms) -> dict[str, npt.NDArray[
 
 
 def _vector_signal(
-    index: PolicyIndex,
-    plain: str,
-    deadline: float | None = None,
-    ahead: Future[Vectors] | None = None,
+    index: PolicyIndex, plain: str, deadline: float | None = None
 ) -> dict[str, npt.NDArray[np.float32]]:
-    """Cosines to every target's units and documents; ``ahead`` is the question's vector if it
-    was asked for already (see ``_ask_ahead``)."""
     if index.embedder is None or index.unit_vectors is None:
         return {}
     timeout = None if deadline is None else deadline - time.monotonic()
     if timeout is not None and timeout <= 0:
-        if ahead is not None:
-            ahead.cancel()
         raise TimeoutError("no time left for the question vector")
-    if ahead is not None:
-        query = wait(ahead, timeout)[0]
-    else:
-        query = index.embedder.queries([plain], timeout)[0]
+    query = index.embedder.queries([plain], timeout)[0]
     cosine = index.unit_vectors @ query
     out = {"vector": np.maximum(max_by_owner(cosine, index.unit_owner, len(index)), 0)}
     if index.document_vectors is not None:
@@ -432,7 +420,6 @@ def match(
         return MatchResult(query, normalise(query), Decision.NONE, ())
     if index.embedder is None or index.unit_vectors is None:
         return _scored(index, query, q, calibration, top)
-    ahead = _ask_ahead(index, q.plain)
     lexical = None
     if calibration.first is not None:
         lexical = _scored(index, query, q, calibration.first, top)
@@ -442,22 +429,12 @@ def match(
             and lexical.decision is Decision.ANSWER
             and (best.named or best.score >= calibration.sure)
         ):
-            if ahead is not None:
-                ahead.cancel()  # not started yet: skipped; else kept by RecentQuestions
             return lexical
     try:
-        q.signals.update(_vector_signal(index, q.plain, deadline, ahead))
+        q.signals.update(_vector_signal(index, q.plain, deadline))
     except TimeoutError:
         return lexical or _scored(index, query, q, LEXICAL, top)
     return _scored(index, query, q, calibration, top)
-
-
-def _ask_ahead(index: PolicyIndex, plain: str) -> Future[Vectors] | None:
-    """Start the question's vector before the lexical pass when the embedder can: the engine
-    embeds in its own thread (outside the GIL) while the words are scored, so a question that
-    needs the vector waits for the longer of the two, not for both."""
-    embedder = index.embedder
-    return embedder.submit(plain) if isinstance(embedder, AsksAhead) else None
 
 
 def _scored(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 import numpy as np
 
@@ -47,28 +46,3 @@ def test_batches_are_passed_through_unremembered() -> None:
     recent.queries(["甲", "乙"])
     recent.queries(["甲", "乙"])
     assert inner.embedded == ["甲", "乙", "甲", "乙"]
-
-
-class AheadEmbedder(CountingEmbedder):
-    """An embedder that can start a question's vector in the background."""
-
-    def submit(self, text: str) -> Future[Vectors]:
-        future: Future[Vectors] = Future()
-        future.set_result(self.queries([text]))
-        return future
-
-
-def test_a_question_asked_ahead_is_remembered_too() -> None:
-    inner = AheadEmbedder()
-    recent = RecentQuestions(inner)
-    ahead = recent.submit("低保怎么申请").result()
-    assert np.array_equal(ahead, recent.submit("低保怎么申请").result())
-    assert np.array_equal(ahead, recent.queries(["低保怎么申请"]))
-    assert inner.embedded == ["低保怎么申请"]
-
-
-def test_without_a_background_engine_a_question_is_embedded_at_once() -> None:
-    inner = CountingEmbedder()
-    recent = RecentQuestions(inner)
-    assert recent.submit("公积金").done()
-    assert inner.embedded == ["公积金"]
