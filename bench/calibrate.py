@@ -52,6 +52,7 @@ from policy_index.matching import (
     covering,
     decide,
     rank_candidates,
+    runner_up,
 )
 from policy_index.model import Library, Policy
 
@@ -171,7 +172,8 @@ def score(
             out.append(Scored(s.item, None, 0.0, 0.0, False, False, family=family))
             continue
         first = ranked[0]
-        other = next((c.score for c in ranked[1:] if c.group != first.group), 0.0)
+        second = runner_up(index, ranked)
+        other = second.score if second is not None else 0.0
         out.append(
             Scored(
                 s.item,
@@ -181,7 +183,7 @@ def score(
                 first.id in s.item.expected,
                 any(c.id in s.item.expected for c in ranked[:3]),
                 s.pool.unknown,
-                broad_groups(ranked),
+                broad_groups(index, ranked),
                 first.named,
                 first.elsewhere,
                 family,
@@ -228,6 +230,40 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
                 break  # higher thresholds only answer fewer
     _, answer, margin, unknown = best
     return round(answer, 2), round(margin, 2), round(min(clarify, answer), 3), unknown
+
+
+CLEAR_MARGINS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def choose_clear(scored: Sequence[Scored], bands: Calibration) -> tuple[float, float]:
+    """(clear, clear_margin): a second, lower confidence band for a candidate far ahead of
+    every other scheme, chosen on the same held-out scores and under the same conditions as
+    the first (average and floor precision over the libraries, out-of-scope answered), to
+    answer the most questions right; (inf, inf) when none adds a right answer."""
+    oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
+    families = sorted({s.family for s in scored})
+    size = {f: max(sum(s.item.in_scope for s in scored if s.family == f), 1) for f in families}
+
+    def right(cal: Calibration) -> float | None:
+        answered = [s for s in scored if _answers(s, cal)]
+        if oos and sum(not s.item.in_scope for s in answered) / len(oos) > MAX_OOS_ANSWERED:
+            return None
+        precision = [_precision([s for s in answered if s.family == f]) for f in families]
+        if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
+            return None
+        return sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
+
+    best = (right(bands) or 0.0, math.inf, math.inf)
+    for clear_margin in CLEAR_MARGINS:
+        if clear_margin <= bands.margin:
+            continue
+        for clear in np.arange(bands.answer - 0.01, 0.3, -0.01):
+            got = right(replace(bands, clear=float(clear), clear_margin=clear_margin))
+            if got is None:
+                break  # lower bands only answer more, and more wrongly
+            if got > best[0] + 1e-9:
+                best = (got, round(float(clear), 2), clear_margin)
+    return best[1], best[2]
 
 
 def _precision(answered: Sequence[Scored]) -> float:
@@ -379,6 +415,9 @@ def calibrate(
         round(unknown, 3),
         source="bench/calibrate.py, " + ", ".join(c.name for c in corpora),
     )
+    if len(families) > 1:  # only where the bands are chosen leaving a library out
+        clear, clear_margin = choose_clear(held, final)
+        final = replace(final, clear=clear, clear_margin=clear_margin)
     figs = figures(held, final)
     figs["per_library"] = {c.name: figures(by_corpus[c.name], final) for c in corpora}
     return final, figs, held
@@ -491,6 +530,9 @@ def print_calibration(name: str, cal: Calibration, sure: str) -> None:
     print(f"    clarify={cal.clarify!r},")
     print(f"    margin={cal.margin!r},")
     print(f"    unknown={cal.unknown!r},")
+    if math.isfinite(cal.clear):
+        print(f"    clear={cal.clear!r},")
+        print(f"    clear_margin={cal.clear_margin!r},")
     print(f"    source={cal.source!r},")
     print(f"{sure})")
 
@@ -521,6 +563,7 @@ def main() -> None:
     parser.add_argument("--sample-only", action="store_true", help="no ../shared libraries")
     parser.add_argument("--dump", type=Path, help="write the held-out scores here (JSON Lines)")
     parser.add_argument("--pools", type=Path, help=argparse.SUPPRESS)  # for experiments
+    parser.add_argument("--without", nargs="*", default=(), help="features left out (to compare)")
     args = parser.parse_args()
     library = read_library([args.library])
     items = read_labelled(args.questions)
@@ -560,7 +603,11 @@ def main() -> None:
             corpora += shared_corpora(args.data, embedder, cache)
         if embedder is not None:
             cache.save(CACHE)
-        names = [f for f in FEATURES if f not in VECTOR_FEATURES or embedder is not None]
+        names = [
+            f
+            for f in FEATURES
+            if (f not in VECTOR_FEATURES or embedder is not None) and f not in args.without
+        ]
         if args.pools:
             _save_pools(args.pools.with_suffix(f".{name.lower()}.pkl"), corpora)
         cal, figs, held = calibrate(corpora, names)

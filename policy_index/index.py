@@ -28,6 +28,7 @@ from policy_index.lexicon import COLLOQUIAL
 from policy_index.model import Library, Policy, QAPair
 from policy_index.normalise import normalise
 from policy_index.places import Gazetteer, Place, gazetteer
+from policy_index.schemes import subject
 from policy_index.tokenise import STOP_CHARS, Tokeniser, domain_terms, syllables
 
 PASSAGE_CHARS = 220
@@ -100,6 +101,8 @@ class PolicyIndex:
     gazetteer: Gazetteer | None = None
     home: Place | None = None
     years: tuple[frozenset[int], ...] = ()  # the years each target's title names
+    # what each target's policy is about, for telling versions of one scheme (see schemes.py)
+    schemes: tuple[str, ...] = ()
     revision: int = -1  # the library revision it was built from (-1: none yet)
     built_in_s: float = 0.0
     today: date = field(default_factory=lambda: local_today())
@@ -320,6 +323,7 @@ def build_index(
     }
     places, places_read, home = _places(library, c.targets, home_region)
     titles = {p.id: years_named(p.title) for p in library.policies}
+    about = {p.id: subject(normalise(p.title), places_read) for p in library.policies}
     return PolicyIndex(
         library=library,
         targets=tuple(c.targets),
@@ -356,6 +360,7 @@ def build_index(
         gazetteer=places_read,
         home=home,
         years=tuple(titles.get(t.id, frozenset()) for t in c.targets),
+        schemes=tuple(about.get(t.group, "") for t in c.targets),
         revision=revision,
         built_in_s=time.perf_counter() - started,
         today=today or local_today(),

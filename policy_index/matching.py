@@ -25,6 +25,7 @@ from policy_index.calibration import LEXICAL, Calibration, default_calibration
 from policy_index.index import PolicyIndex, compact, max_by_owner, years_named
 from policy_index.normalise import normalise
 from policy_index.places import Place, Tier
+from policy_index.schemes import alike
 from policy_index.tokenise import syllables_and_characters
 
 POOL_PER_SIGNAL = 30
@@ -444,7 +445,7 @@ def _scored(
         return MatchResult(query, q.plain, Decision.NONE, ())
     probability = calibration.probability(pool.features)
     ranked = rank_candidates(index, pool.targets, probability, set(pool.named), pool.place)
-    return _decide(query, pool, covering(index, pool.asked, ranked), calibration, top)
+    return _decide(index, query, pool, covering(index, pool.asked, ranked), calibration, top)
 
 
 def _named_in_pool(index: PolicyIndex, q: _Question, pool: npt.NDArray[np.intp]) -> set[int]:
@@ -552,36 +553,56 @@ def decide(
     broad: Sequence[float] = (),
 ) -> Decision:
     """The decision for the best candidate's confidence, its lead over the best candidate of
-    another policy, and the share of unknown words. ``broad`` holds the confidence of each
-    policy whose short texts hold the whole question: when two of them are worth offering,
+    another scheme (``runner_up``), and the share of unknown words: a direct answer needs the
+    ``answer`` band with its ``margin``, or the lower ``clear`` band with its wider lead.
+    ``broad`` holds the confidence of each scheme whose short texts hold the whole question:
+    when two of them are worth offering,
     the question names a topic they share ("公积金": withdrawal or loan?) and the user chooses,
     however sure the best one looks; one that holds it is offered from half the clarify band
     (where it would otherwise be only a related topic), as "补贴" asks about every subsidy."""
     if named:
         return Decision.ANSWER
     shared = sum(p >= calibration.clarify for p in broad) >= 2
-    if (
-        not shared
-        and score >= calibration.answer
-        and margin >= calibration.margin
-        and unknown <= calibration.unknown
-    ):
+    sure = score >= calibration.answer and margin >= calibration.margin
+    clear = score >= calibration.clear and margin >= calibration.clear_margin
+    if not shared and (sure or clear) and unknown <= calibration.unknown:
         return Decision.ANSWER
     if score >= calibration.clarify or any(p >= calibration.clarify / 2 for p in broad):
         return Decision.CLARIFY
     return Decision.NONE
 
 
-def broad_groups(candidates: Sequence[Candidate]) -> tuple[float, ...]:
-    """The best confidence of each policy (with its Q&A pairs) that holds the whole question."""
-    best: dict[str, float] = {}
+def broad_groups(index: PolicyIndex, candidates: Sequence[Candidate]) -> tuple[float, ...]:
+    """The best confidence of each scheme (a policy with its Q&A pairs and its versions, see
+    ``one_scheme``) that holds the whole question."""
+    best: list[tuple[Candidate, float]] = []
     for c in candidates:
         if c.covers and math.isfinite(c.score):
-            best[c.group] = max(best.get(c.group, 0.0), c.score)
-    return tuple(best.values())
+            k = next((k for k, (d, _) in enumerate(best) if one_scheme(index, c, d)), None)
+            if k is None:
+                best.append((c, c.score))
+            else:
+                best[k] = (best[k][0], max(best[k][1], c.score))
+    return tuple(score for _, score in best)
+
+
+def one_scheme(index: PolicyIndex, a: Candidate, b: Candidate) -> bool:
+    """Whether two candidates are one thing for the user: a policy and its Q&A pairs, or
+    versions of one scheme from other places or years (policy_index/schemes.py)."""
+    if a.group == b.group:
+        return True
+    about = index.schemes
+    return bool(about) and alike(about[a.target], about[b.target])
+
+
+def runner_up(index: PolicyIndex, candidates: Sequence[Candidate]) -> Candidate | None:
+    """The best candidate of another scheme than the first's: what a direct answer must lead."""
+    first = candidates[0]
+    return next((c for c in candidates[1:] if not one_scheme(index, first, c)), None)
 
 
 def _decide(
+    index: PolicyIndex,
     query: str,
     pool: Pool,
     candidates: list[Candidate],
@@ -591,8 +612,8 @@ def _decide(
     if not candidates:
         return MatchResult(query, pool.plain, Decision.NONE, ())
     first = candidates[0]
-    runner_up = next((c for c in candidates[1:] if c.group != first.group), None)
-    margin = first.score - (runner_up.score if runner_up else 0.0)
+    other = runner_up(index, candidates)
+    margin = first.score - (other.score if other else 0.0)
     if first.elsewhere:  # only other places' policies: the library has nothing for this place
         margin = 0.0
     decision = (
@@ -604,7 +625,7 @@ def _decide(
             margin=margin,
             unknown=pool.unknown,
             named=first.named,
-            broad=broad_groups(candidates),
+            broad=broad_groups(index, candidates),
         )
     )
     kept = [c for c in candidates if math.isfinite(c.score)][:top]

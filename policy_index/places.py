@@ -107,6 +107,20 @@ class Gazetteer:
                 out.append(pick)
         return out
 
+    def strip(self, text: str) -> str:
+        """``text`` without the place names in it (read as ``find`` reads them)."""
+        kept: list[str] = []
+        i = 0
+        while i < len(text):
+            for n in range(min(self.longest, len(text) - i), 1, -1):
+                if text[i : i + n] in self.names:
+                    i += n
+                    break
+            else:
+                kept.append(text[i])
+                i += 1
+        return "".join(kept)
+
     def most_specific(self, places: Sequence[Place]) -> Place | None:
         """The deepest of the places, when they lie on one line (四川省 成都市 → 成都市)."""
         if not places:
