@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from policy_index.conditions import to_json
@@ -107,6 +107,15 @@ def message_zh(message: str) -> str:
         if pattern.match(message):
             return pattern.sub(replacement, message)
     return message
+
+
+def saved_message(created: str | None, changed: Sequence[str]) -> str:
+    """What staff read after saving a record: ``created`` names a new one (e.g. “新建政策“…””)."""
+    if created is not None:
+        return f"已{created}，机器人已按新内容回答。"
+    if changed:
+        return f"已保存（改动：{'、'.join(field_zh(f) for f in changed)}），机器人已按新内容回答。"
+    return "内容没有变化。"
 
 
 def field_zh(path: str) -> str:

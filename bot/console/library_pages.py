@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
-from bot.console.library_forms import errors_zh, field_zh, form_of, record_of
+from bot.console.library_forms import errors_zh, field_zh, form_of, record_of, saved_message
 from bot.console.uploads import large_body, largest_file, upload_limit
 from bot.console.web import USER, access, flash, render
 from policy_index.browse import Filters, issuers, search, topics
@@ -226,13 +226,8 @@ async def _save(request: web.Request, editing: Policy | None, library: Library) 
     except Refused as exc:
         ctx = _edit_context(echo, editing, stale=str(exc))
         return await render(request, "library_edit.html", ctx, status=exc.status)
-    if editing is None:
-        await flash(request, f"已新建政策“{policy.title}”，机器人已按新内容回答。")
-    elif changed:
-        names = "、".join(field_zh(f) for f in changed)
-        await flash(request, f"已保存（改动：{names}），机器人已按新内容回答。")
-    else:
-        await flash(request, "内容没有变化。")
+    created = f"新建政策“{policy.title}”" if editing is None else None
+    await flash(request, saved_message(created, changed))
     raise web.HTTPSeeOther(_policy_url(request, policy.id))
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from bot.console.library_desk import QA_GONE, qa_version
-from bot.console.library_forms import errors_zh, field_zh
+from bot.console.library_forms import errors_zh, saved_message
 from bot.console.library_pages import desk_of, me
 from bot.console.web import access, flash, render
 from policy_index.browse import QA_SHOW, QAFilters, search_qa
@@ -190,13 +190,8 @@ async def _save(request: web.Request, editing: QAPair | None) -> web.Response:
             raise
         ctx = _pair_context(await desk.library(), editing, echo, stale=str(exc))
         return await render(request, "library_qa_pair.html", ctx, status=exc.status)
-    if editing is None:
-        await flash(request, f"已新增问答“{pair.question}”，机器人已按新内容回答。")
-    elif changed:
-        names = "、".join(field_zh(f) for f in changed)
-        await flash(request, f"已保存（改动：{names}），机器人已按新内容回答。")
-    else:
-        await flash(request, "内容没有变化。")
+    created = f"新增问答“{pair.question}”" if editing is None else None
+    await flash(request, saved_message(created, changed))
     raise web.HTTPSeeOther(_pair_url(request, pair.id))
 
 

@@ -14,13 +14,10 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.questions import QUESTIONS
 from policy_index.figures import library_figures
-from policy_index.library import SAMPLE_LIBRARY
-from policy_index.repository import LibraryRepository
 from push import audit
 from push.subscriptions import ensure_topics, forget, subscribe, unsubscribe
 from push.tables import AUDIT, Channel, NoticeState
@@ -30,7 +27,7 @@ from tests.console_helpers import ADMIN, AUDITOR, EDITOR, add_accounts
 from tests.integration.notice_helpers import add_deliveries
 from tests.integration.test_console import Client, sign_in, token
 from tests.integration.test_menu import gongkai
-from tests.integration.test_stats import LIBRARY, ROWS
+from tests.integration.test_stats import LIBRARY, seed_questions
 from tests.push_factories import make_notice
 
 QUARTER = "from=2026-01-01&to=2026-03-31"
@@ -69,24 +66,7 @@ async def _seed_push(engine: AsyncEngine) -> None:
 
 async def seed_quarter(engine: AsyncEngine) -> None:
     """The sample library, test_stats' questions, the push seeds above, the staff accounts."""
-    await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
-    values = [
-        {
-            "asked_at": at,
-            "openid": None,
-            "source": "text",
-            "text": text,
-            "normalised": text.strip("？"),
-            "decision": decision,
-            "candidates": [],
-            "answered_kind": answered[0] if answered else None,
-            "answered_id": answered[1] if answered else None,
-            "status": status,
-        }
-        for at, decision, answered, text, status in ROWS
-    ]
-    async with engine.begin() as conn:
-        await conn.execute(insert(QUESTIONS), values)
+    await seed_questions(engine)
     await _seed_push(engine)
     await add_accounts(engine)
 

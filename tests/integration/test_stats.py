@@ -47,8 +47,8 @@ ROWS: list[tuple[datetime, str, tuple[str, str] | None, str, str | None]] = [
 ]
 
 
-@pytest.fixture
-async def seeded(engine: AsyncEngine) -> AsyncEngine:
+async def seed_questions(engine: AsyncEngine) -> None:
+    """The sample library and the question log of ``ROWS``."""
     await LibraryRepository(engine).import_files([SAMPLE_LIBRARY])
     values = [
         {
@@ -67,6 +67,11 @@ async def seeded(engine: AsyncEngine) -> AsyncEngine:
     ]
     async with engine.begin() as conn:
         await conn.execute(insert(QUESTIONS), values)
+
+
+@pytest.fixture
+async def seeded(engine: AsyncEngine) -> AsyncEngine:
+    await seed_questions(engine)
     return engine
 
 
