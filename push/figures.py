@@ -68,7 +68,7 @@ async def push_figures(engine: AsyncEngine, lo: datetime, hi: datetime) -> PushF
 
 
 def _figures(conn: Connection, lo: datetime, hi: datetime) -> PushFigures:
-    n, d, s, sub, t = NOTICES.c, DELIVERIES.c, SUBSCRIBERS.c, SUBSCRIPTIONS.c, TOPICS.c
+    n, d, s, sub = NOTICES.c, DELIVERIES.c, SUBSCRIBERS.c, SUBSCRIPTIONS.c
     ch = SUBSCRIPTION_CHANGES.c
     started = (n.started_at >= lo, n.started_at < hi)
     notices = conn.execute(select(func.count()).select_from(NOTICES).where(*started)).scalar_one()
@@ -95,7 +95,21 @@ def _figures(conn: Connection, lo: datetime, hi: datetime) -> PushFigures:
             select(ch.delta, func.count()).where(ch.at >= lo, ch.at < hi).group_by(ch.delta)
         )
     }
-    per_topic = conn.execute(
+    return PushFigures(
+        notices_sent=int(notices),
+        deliveries={str(state): int(states.get(state, 0)) for state in DeliveryState},
+        subscribers_at_end=int(subscribers),
+        subscriptions_at_end=max(int(now_held) - int(after.scalar_one()), 0),
+        new_subscriptions=int(changes.get(1, 0)),
+        cancelled_subscriptions=int(changes.get(-1, 0)),
+        per_topic=topic_counts(conn),
+    )
+
+
+def topic_counts(conn: Connection) -> tuple[tuple[str, int], ...]:
+    """(topic, active subscribers now) for each topic of the catalogue, in its order."""
+    t, sub, s = TOPICS.c, SUBSCRIPTIONS.c, SUBSCRIBERS.c
+    rows = conn.execute(
         select(t.name, func.count(s.id))
         .select_from(
             TOPICS.outerjoin(SUBSCRIPTIONS, sub.topic == t.name).outerjoin(
@@ -105,13 +119,28 @@ def _figures(conn: Connection, lo: datetime, hi: datetime) -> PushFigures:
         .where(t.active.is_(True))
         .group_by(t.name, t.position)
         .order_by(t.position, t.name)
-    ).all()
-    return PushFigures(
-        notices_sent=int(notices),
-        deliveries={str(state): int(states.get(state, 0)) for state in DeliveryState},
-        subscribers_at_end=int(subscribers),
-        subscriptions_at_end=max(int(now_held) - int(after.scalar_one()), 0),
-        new_subscriptions=int(changes.get(1, 0)),
-        cancelled_subscriptions=int(changes.get(-1, 0)),
-        per_topic=tuple((str(name), int(count)) for name, count in per_topic),
     )
+    return tuple((str(name), int(count)) for name, count in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceChoices:
+    """What the compose form offers to pick from: topics with their subscribers, known towns."""
+
+    topics: tuple[tuple[str, int], ...]
+    towns: tuple[str, ...]
+
+
+async def audience_choices(engine: AsyncEngine) -> AudienceChoices:
+    def read(conn: Connection) -> AudienceChoices:
+        s = SUBSCRIBERS.c
+        towns = conn.execute(
+            select(s.town)
+            .where(s.town.is_not(None), s.active.is_(True))
+            .distinct()
+            .order_by(s.town)
+        ).scalars()
+        return AudienceChoices(topic_counts(conn), tuple(str(town) for town in towns if town))
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)

@@ -29,6 +29,7 @@ from bot.console.preview import content_diff, wechat_preview
 from bot.console.web import USER, access, flash, now, render
 from push import notice_versions
 from push.audit import AuditEntry
+from push.figures import audience_choices
 from push.notice_rules import CHANNEL_NAMES, LOCAL_TZ, STATE_NAMES, Notice
 from push.notices import NoticeDesk
 from push.staff import Permission, Refused
@@ -91,10 +92,12 @@ async def review_page(request: web.Request) -> web.Response:
     )
 
 
-def _compose(
+async def _compose(
     request: web.Request, form: dict[str, Any], notice: Notice | None, error: str | None = None
 ) -> dict[str, Any]:
+    choices = await audience_choices(desk_of(request).engine)
     return {
+        "choices": choices,
         "form": form,
         "notice": notice,
         "error": error,
@@ -105,7 +108,7 @@ def _compose(
 
 @access(Permission.WRITE)
 async def compose_page(request: web.Request) -> web.Response:
-    return await render(request, "compose.html", _compose(request, form_of(None), None))
+    return await render(request, "compose.html", await _compose(request, form_of(None), None))
 
 
 @access(Permission.WRITE)
@@ -115,7 +118,7 @@ async def create(request: web.Request) -> web.Response:
     try:
         notice = await desk.create(me(request), content_from_form(form))
     except Refused as exc:
-        ctx = _compose(request, echo(form), None, str(exc))
+        ctx = await _compose(request, echo(form), None, str(exc))
         return await render(request, "compose.html", ctx, status=exc.status)
     await flash(request, f"已保存为草稿（通知 {notice.id}）。检查预览无误后请提交审核。")
     raise to_notice(request, notice.id)
@@ -124,7 +127,9 @@ async def create(request: web.Request) -> web.Response:
 @access(Permission.WRITE)
 async def edit_page(request: web.Request) -> web.Response:
     notice = await desk_of(request).get(notice_id(request))
-    return await render(request, "compose.html", _compose(request, form_of(notice.content), notice))
+    return await render(
+        request, "compose.html", await _compose(request, form_of(notice.content), notice)
+    )
 
 
 @access(Permission.WRITE)
@@ -144,7 +149,7 @@ async def edit(request: web.Request) -> web.Response:
         if changes:
             notice = await desk.edit(notice.id, me(request), changes)
     except Refused as exc:
-        ctx = _compose(request, echo(form), notice, str(exc))
+        ctx = await _compose(request, echo(form), notice, str(exc))
         return await render(request, "compose.html", ctx, status=exc.status)
     await flash(request, "已保存。" if changes else "内容没有变化。")
     raise to_notice(request, notice.id)

@@ -100,7 +100,12 @@ async def test_compose_review_send_and_watch_progress(
     await page.click("nav >> text=撰写通知")
     await page.fill("input[name=title]", TITLE)
     await page.fill("textarea[name=body]", BODY)
-    await page.fill("input[name=topics]", "社保")
+    # The audience picker: each topic with its subscribers; a click adds it to the field.
+    chip = page.locator(".chips[data-target=topics] .chip[data-value='社保']")
+    assert "3 人" in await chip.inner_text()
+    await chip.click()
+    assert await page.input_value("input[name=topics]") == "社保"
+    assert await chip.get_attribute("aria-pressed") == "true"
     # The live preview: the title keyword cut to 20 characters, and the audience counted.
     await page.wait_for_selector("#audience:has-text('预计接收：3 人')")
     first = await page.text_content("#preview .kw-v")

@@ -78,6 +78,27 @@
     }
 
     form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); });
+
+    // The audience picker: a chip adds its topic (or town) to the field, or takes it out.
+    const split = (text) => text.split(/[、，,;；\s]+/).filter(Boolean);
+    function markChips(box, field) {
+      const chosen = new Set(split(field.value));
+      box.querySelectorAll(".chip").forEach((c) => c.setAttribute("aria-pressed", chosen.has(c.dataset.value)));
+    }
+    form.querySelectorAll(".chips").forEach((box) => {
+      const field = document.getElementById(box.dataset.target);
+      markChips(box, field);
+      field.addEventListener("input", () => markChips(box, field));
+      box.addEventListener("click", (e) => {
+        const chip = e.target.closest(".chip");
+        if (!chip) return;
+        const values = split(field.value);
+        const at = values.indexOf(chip.dataset.value);
+        if (at >= 0) values.splice(at, 1); else values.push(chip.dataset.value);
+        field.value = values.join("、");
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    });
     form.addEventListener("change", () => { showSubs(); clearTimeout(timer); timer = setTimeout(refresh, 100); });
     showSubs();
     refresh();
