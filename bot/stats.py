@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.grouping import THRESHOLD, cluster
 from bot.inbox import DELIVERIES, representative
+from bot.privacy import mask_numbers
 from bot.questions import QUESTIONS
 from policy_index.index import LOCAL_TZ
 from policy_index.model import Library
@@ -232,7 +233,7 @@ def _unanswered(rows: Sequence[Any], similarity: float) -> tuple[Unanswered, ...
     groups = cluster(rows, key=lambda r: str(r.normalised), threshold=similarity)[:TOP]
     out = []
     for group in groups:
-        texts = [str(r.text).strip() for r in group.members]
+        texts = [mask_numbers(str(r.text).strip()) for r in group.members]
         text = representative(texts)
         others = tuple(t for t in dict.fromkeys(texts) if t != text)[:EXAMPLES]
         out.append(Unanswered(text, len(texts), others))

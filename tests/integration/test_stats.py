@@ -157,3 +157,32 @@ async def test_the_staff_api_and_the_command_give_the_same_figures(
     )
     assert code == 1
     assert "日期范围不对" in err
+
+
+async def test_unanswered_questions_leave_the_inbox_with_their_numbers_masked(
+    engine: AsyncEngine,
+) -> None:
+    # The figures go to everyone who reads the dashboard and into exported files: a phone or
+    # ID card number a resident typed does not go with them (the inbox still shows it in full).
+    texts = ["我的电话13812345678，低保卡丢了怎么办", "身份证11010519491231002X查不到补贴"]
+    at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    rows = [
+        {
+            "asked_at": at,
+            "openid": None,
+            "source": "text",
+            "text": text,
+            "normalised": text,
+            "decision": "none",
+            "candidates": [],
+            "status": OPEN,
+        }
+        for text in texts
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(QUESTIONS), rows)
+    shown = await report(engine, LIBRARY, date(2026, 3, 2), date(2026, 3, 2))
+    words = [u.text for u in shown.unanswered]
+    assert "我的电话138****5678，低保卡丢了怎么办" in words
+    assert "身份证110***********002X查不到补贴" in words
+    assert not any("13812345678" in w or "19491231" in w for w in words)

@@ -94,3 +94,11 @@ def test_many_questions_group_quickly() -> None:
     assert time.perf_counter() - started < 5  # about 0.15 s; generous for a busy machine
     assert len(groups) == 2000
     assert all(len(g) == 2 for g in groups)
+
+
+def test_personal_numbers_are_masked_and_other_numbers_kept() -> None:
+    from bot.privacy import mask_numbers
+
+    assert mask_numbers("电话13812345678") == "电话138****5678"
+    assert mask_numbers("卡号6222021234567890123") == "卡号622************0123"
+    assert mask_numbers("２０２４年补贴3000元，80岁以上") == "２０２４年补贴3000元，80岁以上"
