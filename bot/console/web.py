@@ -17,8 +17,7 @@ in this order, guard every request:
 3. refusals from the service layer (``push.staff.Refused``) become a message on the page the
    staff member came from (or ``{"error": …}`` for the JSON endpoints).
 
-Sign-in checks the argon2id hash and the lockout in ``push.staff.authenticate`` (which writes the
-audit rows); the session id is rotated at sign-in; sign-out is audited and deletes the session.
+Signing in and out is in ``bot.console.signin``.
 The pages are in ``bot.console.dashboard`` (the home page: figures, charts and the report
 export), ``notice_pages``, ``library_pages``, ``qa_pages`` and ``simulator``, ``inbox_pages``,
 ``people_pages`` (subscribers and enterprises), ``account_pages`` and ``audit_pages``.
@@ -43,9 +42,9 @@ from multidict import MultiDict
 
 from bot import keys
 from bot.config import Settings
-from bot.console.sessions import EXPIRED, DatabaseStorage, rotate, sweep
+from bot.console.sessions import EXPIRED, DatabaseStorage
 from bot.console.uploads import close_files, is_large, too_large, upload_limit
-from push import audit, staff
+from push import staff
 from push.staff import ROLE_NAMES, Permission, Refused, StaffUser
 
 logger = logging.getLogger(__name__)
@@ -87,6 +86,7 @@ def console_app(settings: Settings) -> web.Application:
     from bot.console.notice_pages import add_notice_pages
     from bot.console.people_pages import add_people_pages
     from bot.console.qa_pages import add_qa_pages
+    from bot.console.signin import add_signin_pages
     from bot.console.simulator import add_simulator
 
     idle = timedelta(minutes=settings.staff.console_idle_minutes)
@@ -102,11 +102,7 @@ def console_app(settings: Settings) -> web.Application:
     )
     env.filters["segment"] = segment
     app.router.add_static("/static", HERE / "static", name="static")
-    app.router.add_get("", home)
-    app.router.add_get("/", home)
-    app.router.add_get("/login", login_page, name="login_page")
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
+    add_signin_pages(app)
     add_dashboard_pages(app)
     add_notice_pages(app)
     add_account_pages(app)
@@ -224,7 +220,7 @@ async def _with_large_body(request: web.Request, handler: Handler, csrf: str) ->
 async def _allowed(request: web.Request, rule: Rule, session: Session) -> web.Response | None:
     """None when a signed-in, active account whose role grants ``rule`` sent the request
     (then known as ``request[USER]``); else the way to the sign-in page or the refusal."""
-    user = await _signed_in(request, session.get("user"))
+    user = await signed_in(request, session.get("user"))
     if user is None:
         return _to_login(request, session)
     request[USER] = user
@@ -273,7 +269,7 @@ def _to_login(request: web.Request, session: Session) -> web.Response:
     raise web.HTTPSeeOther(f"{login}?{expired}next={quote(target)}")
 
 
-async def _signed_in(request: web.Request, name: Any) -> StaffUser | None:
+async def signed_in(request: web.Request, name: Any) -> StaffUser | None:
     if not isinstance(name, str):
         return None
     user = await staff.get(request.config_dict[keys.ENGINE], name)
@@ -340,72 +336,3 @@ def here(path: str, links: list[str]) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-# --- signing in and out -------------------------------------------------------------------------
-
-
-def _next(value: str | None) -> str:
-    """Only our own pages are followed after sign-in (no open redirect)."""
-    if value and value.startswith(PREFIX + "/") and "\\" not in value:
-        return value
-    return HOME
-
-
-@access("signed_in")
-async def home(request: web.Request) -> web.Response:
-    raise web.HTTPSeeOther(HOME)
-
-
-@access("public")
-async def login_page(request: web.Request) -> web.Response:
-    session = await get_session(request)
-    if await _signed_in(request, session.get("user")) is not None:
-        raise web.HTTPSeeOther(_next(request.query.get("next")))
-    notice = None
-    if request.query.get("expired"):
-        notice = "长时间未操作，已自动退出，请重新登录。"
-    elif request.query.get("bye"):
-        notice = "您已安全退出。"
-    context = {"next": _next(request.query.get("next")), "error": None, "notice": notice}
-    return await render(request, "login.html", context)
-
-
-@access("public")
-async def login(request: web.Request) -> web.Response:
-    form = await request.post()
-    name = str(form.get("name", "")).strip()
-    password = str(form.get("password", ""))
-    target = _next(str(form.get("next", "")))
-    engine = request.config_dict[keys.ENGINE]
-    try:
-        if not name or not password:
-            raise Refused("请输入姓名和密码。")
-        user = await staff.authenticate(engine, name, password, now())
-    except Refused as exc:
-        logger.info("console: sign-in refused", extra={"action": "console_login_refused"})
-        context = {"next": target, "error": str(exc), "notice": None, "name": name}
-        return await render(request, "login.html", context, status=exc.status)
-    session = await rotate(request)  # a new id: no session fixation
-    session["user"] = user.name
-    session["csrf"] = secrets.token_urlsafe(32)
-    await sweep(engine, request.app[IDLE])
-    logger.info("console: signed in", extra={"action": "console_login"})
-    raise web.HTTPSeeOther(target)
-
-
-@access("signed_in")
-async def logout(request: web.Request) -> web.Response:
-    user = request[USER]
-    async with request.config_dict[keys.ENGINE].begin() as conn:
-        await audit.record(
-            conn,
-            actor=user.name,
-            action="user.logout",
-            object_type="user",
-            object_id=user.name,
-            at=now(),
-        )
-    session = await get_session(request)
-    session.invalidate()
-    raise web.HTTPSeeOther(f"{PREFIX}/login?bye=1")
