@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Delete, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -202,21 +202,18 @@ class LibraryRepository:
 
     async def remove_alias(self, alias: str, *, then: AfterWrite | None = None) -> bool:
         """Delete a library-wide alias; False (nothing written) when there is none."""
-        async with self._sessions.begin() as session:
-            conn = await session.connection()
-            gone = await conn.execute(delete(AliasRow).where(AliasRow.alias == alias))
-            if not gone.rowcount:
-                return False
-            await _bump(session, datetime.now(UTC))
-            if then is not None:
-                await then(conn)
-            return True
+        return await self._remove(delete(AliasRow).where(AliasRow.alias == alias), then)
 
     async def remove_qa(self, qa_id: str, *, then: AfterWrite | None = None) -> bool:
         """Delete one Q&A pair; False (nothing written) when there is none."""
+        return await self._remove(delete(QAPairRow).where(QAPairRow.id == qa_id), then)
+
+    async def _remove(self, statement: Delete, then: AfterWrite | None) -> bool:
+        """Run a delete and, if it removed anything, bump the revision and run ``then``, all in
+        one transaction."""
         async with self._sessions.begin() as session:
             conn = await session.connection()
-            gone = await conn.execute(delete(QAPairRow).where(QAPairRow.id == qa_id))
+            gone = await conn.execute(statement)
             if not gone.rowcount:
                 return False
             await _bump(session, datetime.now(UTC))

@@ -11,7 +11,7 @@ recomputed hash differs from the approved one is never scheduled or started.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,11 +76,7 @@ class NoticeContent:
     corrects_id: int | None = None
 
     def content_hash(self) -> str:
-        data = {name: getattr(self, name) for name in HASHED}
-        data["channel"] = self.channel.value
-        for name in ("topics", "towns", "tags"):
-            data[name] = list(data[name])
-        return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        return hashlib.sha256(canonical_json(content_json(self)).encode()).hexdigest()
 
     def audience_text(self) -> str:
         """The audience in words, for staff (and the approval screen)."""
@@ -168,19 +164,7 @@ def local(moment: datetime | None) -> str | None:
 
 
 def notice_from_row(row: Any) -> Notice:
-    content = NoticeContent(
-        title=row.title,
-        body=row.body,
-        url=row.url,
-        channel=Channel(row.channel),
-        topics=tuple(row.topics or ()),
-        towns=tuple(row.towns or ()),
-        tags=tuple(row.tags or ()),
-        policy_id=row.policy_id,
-        eligible=bool(row.eligible),
-        to_all=bool(row.to_all),
-        corrects_id=row.corrects_id,
-    )
+    content = content_from_json(row._mapping)
     return Notice(
         id=row.id,
         content=content,
@@ -202,12 +186,7 @@ def notice_from_row(row: Any) -> Notice:
 
 def content_values(content: NoticeContent) -> dict[str, Any]:
     """The NOTICES columns for ``content`` (and its hash)."""
-    values: dict[str, Any] = {name: getattr(content, name) for name in HASHED}
-    values["channel"] = content.channel.value
-    for name in ("topics", "towns", "tags"):
-        values[name] = list(values[name])
-    values["content_hash"] = content.content_hash()
-    return values
+    return {**content_json(content), "content_hash": content.content_hash()}
 
 
 def _clean_list(name: str, values: Iterable[str]) -> tuple[str, ...]:
@@ -301,23 +280,17 @@ def changed_fields(before: NoticeContent, after: NoticeContent) -> list[str]:
 
 
 def content_json(content: NoticeContent) -> dict[str, Any]:
-    """A version of a notice's content, as stored for later diffs."""
-    return {
-        "title": content.title,
-        "body": content.body,
-        "url": content.url,
-        "channel": content.channel.value,
-        "topics": list(content.topics),
-        "towns": list(content.towns),
-        "tags": list(content.tags),
-        "policy_id": content.policy_id,
-        "eligible": content.eligible,
-        "to_all": content.to_all,
-        "corrects_id": content.corrects_id,
-    }
+    """The content as plain JSON values: what its hash covers, the NOTICES columns hold and
+    a kept version (``push.notice_versions``) stores."""
+    data: dict[str, Any] = {name: getattr(content, name) for name in HASHED}
+    data["channel"] = content.channel.value
+    for name in ("topics", "towns", "tags"):
+        data[name] = list(data[name])
+    return data
 
 
-def content_from_json(data: dict[str, Any]) -> NoticeContent:
+def content_from_json(data: Mapping[str, Any]) -> NoticeContent:
+    """The content from ``content_json``'s values (a kept version, or a NOTICES row)."""
     return NoticeContent(
         title=data["title"],
         body=data["body"],

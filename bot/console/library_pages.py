@@ -11,9 +11,8 @@ written with its audit row in one transaction, and live in the matcher at once.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -21,7 +20,7 @@ from bot import keys
 from bot.console.library_desk import LibraryDesk, Preview, version_of
 from bot.console.library_forms import errors_zh, field_zh, form_of, record_of, saved_message
 from bot.console.uploads import large_body, largest_file, upload_limit
-from bot.console.web import USER, access, flash, render
+from bot.console.web import USER, access, flash, paged, render
 from policy_index.browse import Filters, issuers, search, topics
 from policy_index.dates import chinese
 from policy_index.errors import LibraryFormatError
@@ -126,20 +125,15 @@ async def list_page(request: web.Request) -> web.Response:
     library = await desk_of(request).library()
     filters = filters_of(request.query)
     found = search(library, filters, local_today())
-    pages = max(1, math.ceil(len(found) / PER_PAGE))
-    page = min(max(1, int(p) if (p := request.query.get("page", "1")).isdigit() else 1), pages)
-    kept = {k: v for k, v in request.query.items() if k != "page" and v}
+    pager = paged(request, found, PER_PAGE)
     return await render(
         request,
         "library.html",
         {
             **_shared(),
-            "policies": found[(page - 1) * PER_PAGE : page * PER_PAGE],
-            "total": len(found),
+            **pager,
+            "policies": pager["shown"],
             "all": len(library),
-            "page": page,
-            "pages": pages,
-            "page_url": lambda n: "?" + urlencode({**kept, "page": n}),
             "f": filters,
             "q": request.query,
             "topics": topics(library),

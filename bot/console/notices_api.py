@@ -48,17 +48,19 @@ Name = Field(min_length=1, max_length=64)
 Names = Field(default=None, max_length=50)
 
 
-class ByBody(BaseModel):
+class StaffBody(BaseModel):
+    """A request body: the staff member acting (``by``) and nothing the model does not name."""
+
     model_config = ConfigDict(extra="forbid")
 
     by: str = Name
+
+
+class ByBody(StaffBody):
     comment: str | None = Field(default=None, max_length=500)
 
 
-class CreateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class CreateBody(StaffBody):
     title: str = Field(max_length=200)
     body: str = Field(max_length=10000)
     url: str | None = Field(default=None, max_length=2048)
@@ -71,10 +73,7 @@ class CreateBody(BaseModel):
     all: bool = False
 
 
-class EditBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class EditBody(StaffBody):
     title: str | None = Field(default=None, max_length=200)
     body: str | None = Field(default=None, max_length=10000)
     url: str | None = Field(default=None, max_length=2048)
@@ -86,31 +85,19 @@ class EditBody(BaseModel):
     eligible: bool | None = None
 
 
-class ScheduleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class ScheduleBody(StaffBody):
     at: str | None = Field(default=None, max_length=64)
 
 
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class CancelBody(StaffBody):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class TestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class TestBody(StaffBody):
     to: str | None = Field(default=None, max_length=64)
 
 
-class CorrectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Name
+class CorrectBody(StaffBody):
     body: str = Field(max_length=10000)
     title: str | None = Field(default=None, max_length=200)
     url: str | None = Field(default=None, max_length=2048)

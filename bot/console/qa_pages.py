@@ -11,7 +11,6 @@ its audit row in one transaction, and live in the matcher (and the chat simulato
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,7 +20,7 @@ from multidict import MultiMapping
 from bot.console.library_desk import QA_GONE, qa_version
 from bot.console.library_forms import errors_zh, saved_message
 from bot.console.library_pages import desk_of, me
-from bot.console.web import access, flash, render
+from bot.console.web import access, flash, paged, render
 from policy_index.browse import QA_SHOW, QAFilters, search_qa
 from policy_index.errors import LibraryFormatError
 from policy_index.model import Library, QAPair
@@ -90,20 +89,15 @@ async def list_page(request: web.Request) -> web.Response:
     library = await desk_of(request).library()
     filters = filters_of(request.query)
     found = search_qa(library, filters)
-    pages = max(1, math.ceil(len(found) / PER_PAGE))
-    page = min(max(1, int(p) if (p := request.query.get("page", "1")).isdigit() else 1), pages)
-    kept = {k: v for k, v in request.query.items() if k != "page" and v}
+    pager = paged(request, found, PER_PAGE)
     return await render(
         request,
         "library_qa.html",
         {
             **_shared(library),
-            "pairs": found[(page - 1) * PER_PAGE : page * PER_PAGE],
-            "total": len(found),
+            **pager,
+            "pairs": pager["shown"],
             "all": len(library.qa_pairs),
-            "page": page,
-            "pages": pages,
-            "page_url": lambda n: "?" + urlencode({**kept, "page": n}),
             "f": filters,
             "shows": SHOW_NAMES,
             "policy": library.policy(filters.policy_id) if filters.policy_id else None,

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -61,6 +62,7 @@ CSRF_REFUSED = "请求缺少有效的安全校验（CSRF）令牌，已拒绝。
 Rule = Permission | Literal["public", "signed_in"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
+T = TypeVar("T")
 
 USER: web.RequestKey[StaffUser] = web.RequestKey("console_user", StaffUser)
 CSRF: web.RequestKey[str] = web.RequestKey("console_csrf", str)
@@ -332,6 +334,23 @@ def here(path: str, links: list[str]) -> str:
     matching prefix), or ""."""
     found = [a for a in links if path == a or path.startswith(a.rstrip("/") + "/")]
     return max(found, key=len, default="")
+
+
+def paged(request: web.Request, items: Sequence[T], per_page: int) -> dict[str, Any]:
+    """One page of ``items`` for a list page (``?page=N``, kept within range), with what its
+    template's pager needs: ``shown``, ``total``, ``page``, ``pages`` and ``page_url(n)`` (the
+    same filters, another page)."""
+    pages = max(1, math.ceil(len(items) / per_page))
+    asked = request.query.get("page", "1")
+    page = min(max(1, int(asked) if asked.isdigit() else 1), pages)
+    kept = {k: v for k, v in request.query.items() if k != "page" and v}
+    return {
+        "shown": items[(page - 1) * per_page : page * per_page],
+        "total": len(items),
+        "page": page,
+        "pages": pages,
+        "page_url": lambda n: "?" + urlencode({**kept, "page": n}),
+    }
 
 
 def now() -> datetime:
