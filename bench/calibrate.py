@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.matching import first_segment, read_jsonl
-from policy_index.calibration import FEATURES, Calibration
+from policy_index.calibration import DECISION_FEATURES, FEATURES, Calibration, DecisionModel
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
 from policy_index.index import PolicyIndex, build_index
@@ -51,6 +51,7 @@ from policy_index.matching import (
     candidate_pool,
     covering,
     decide,
+    decision_signals,
     rank_candidates,
     runner_up,
 )
@@ -141,6 +142,8 @@ class Scored:
     named: bool = False
     elsewhere: bool = False  # the best is another place's policy (never answered)
     family: str = ""  # the library (family) the question was asked of
+    signals: tuple[float, ...] = ()  # DECISION_FEATURES of the best candidate
+    certainty: float | None = None  # a question-level model's, held out (see choose_decision)
 
     def decision(self, cal: Calibration) -> Decision:
         if self.elsewhere:
@@ -152,6 +155,7 @@ class Scored:
             unknown=self.unknown,
             named=self.named,
             broad=self.broad,
+            certainty=self.certainty,
         )
 
 
@@ -174,6 +178,8 @@ def score(
         first = ranked[0]
         second = runner_up(index, ranked)
         other = second.score if second is not None else 0.0
+        signals = decision_signals(s.pool, first, second)
+        model = calibration.decision
         out.append(
             Scored(
                 s.item,
@@ -187,6 +193,8 @@ def score(
                 first.named,
                 first.elsewhere,
                 family,
+                tuple(signals[n] for n in DECISION_FEATURES),
+                model.certainty(signals) if model is not None else None,
             )
         )
     return out
@@ -201,8 +209,6 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
     oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
     oos_scores = sorted(s.top_score for s in oos)
     clarify = float(oos_scores[int(len(oos_scores) * MIN_OOS_NONE)]) if oos_scores else 0.3
-    families = sorted({s.family for s in scored})
-    size = {f: max(sum(s.item.in_scope for s in scored if s.family == f), 1) for f in families}
     best: tuple[float, float, float, float] = (0.0, 0.99, 0.0, 1.0)
     for unknown in UNKNOWN_SHARES:
         for margin in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3):
@@ -218,13 +224,9 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
                 ]
                 if not answered:
                     continue
-                oos_answered = sum(not s.item.in_scope for s in answered)
-                if oos and oos_answered / len(oos) > MAX_OOS_ANSWERED:
+                right = _right(scored, answered)
+                if right is None:
                     continue
-                precision = [_precision([s for s in answered if s.family == f]) for f in families]
-                if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
-                    continue
-                right = sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
                 if right > best[0]:
                     best = (right, float(answer), float(margin), unknown)
                 break  # higher thresholds only answer fewer
@@ -232,38 +234,85 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
     return round(answer, 2), round(margin, 2), round(min(clarify, answer), 3), unknown
 
 
-CLEAR_MARGINS = (0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def choose_clear(scored: Sequence[Scored], bands: Calibration) -> tuple[float, float]:
-    """(clear, clear_margin): a second, lower confidence band for a candidate far ahead of
-    every other scheme, chosen on the same held-out scores and under the same conditions as
-    the first (average and floor precision over the libraries, out-of-scope answered), to
-    answer the most questions right; (inf, inf) when none adds a right answer."""
+def _right(scored: Sequence[Scored], answered: Sequence[Scored]) -> float | None:
+    """The right direct answers among ``answered`` (each library's share of its in-scope
+    questions, summed over libraries), or None when the answers break a condition: direct
+    answers on average over the libraries at least TARGET_PRECISION right, in none of them
+    below FLOOR_PRECISION, and at most MAX_OOS_ANSWERED of the out-of-scope questions answered."""
     oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
+    if oos and sum(not s.item.in_scope for s in answered) / len(oos) > MAX_OOS_ANSWERED:
+        return None
     families = sorted({s.family for s in scored})
+    precision = [_precision([s for s in answered if s.family == f]) for f in families]
+    if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
+        return None
     size = {f: max(sum(s.item.in_scope for s in scored if s.family == f), 1) for f in families}
+    return sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
 
-    def right(cal: Calibration) -> float | None:
-        answered = [s for s in scored if _answers(s, cal)]
-        if oos and sum(not s.item.in_scope for s in answered) / len(oos) > MAX_OOS_ANSWERED:
-            return None
-        precision = [_precision([s for s in answered if s.family == f]) for f in families]
-        if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
-            return None
-        return sum(s.correct1 / size[s.family] for s in answered if s.item.in_scope)
 
-    best = (right(bands) or 0.0, math.inf, math.inf)
-    for clear_margin in CLEAR_MARGINS:
-        if clear_margin <= bands.margin:
-            continue
-        for clear in np.arange(bands.answer - 0.01, 0.3, -0.01):
-            got = right(replace(bands, clear=float(clear), clear_margin=clear_margin))
-            if got is None:
-                break  # lower bands only answer more, and more wrongly
-            if got > best[0] + 1e-9:
-                best = (got, round(float(clear), 2), clear_margin)
-    return best[1], best[2]
+def _decision_rows(
+    scored: Sequence[Scored],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Question-level features, labels (the best candidate is right) and weights (every library
+    family weighing as much as another) of the questions a model decides (not named, not
+    another place's, with a candidate)."""
+    rows = [s for s in scored if s.signals and not s.named and not s.elsewhere]
+    count = Counter(s.family for s in rows)
+    x = np.asarray([s.signals for s in rows], dtype=np.float64)
+    y = np.asarray([float(s.item.in_scope and s.correct1) for s in rows])
+    w = np.asarray([1.0 / count[s.family] for s in rows])
+    return x, y, w
+
+
+def _model(w_b: tuple[npt.NDArray[np.float64], float]) -> DecisionModel:
+    weights, bias = w_b
+    return DecisionModel(dict(zip(DECISION_FEATURES, weights.tolist(), strict=True)), bias, 0.5)
+
+
+DECISION_MARGINS = (0.0, 0.05, 0.1, 0.15)  # least leads tried with the question-level model
+
+
+def choose_decision(
+    scored: Sequence[Scored], bands: Calibration
+) -> tuple[DecisionModel, list[Scored]]:
+    """The question-level model (policy_index.calibration.DecisionModel) on held-out scores:
+    for each library family, fitted on the other families' questions, its certainty for that
+    family's; the threshold (and a least lead over another scheme, DECISION_MARGINS) chosen on
+    those certainties under the conditions of ``_right`` to answer the most questions right;
+    the weights then fitted on every family. Returns the model and the scores with their
+    held-out certainty."""
+    models = {}
+    for family in sorted({s.family for s in scored}):
+        x, y, w = _decision_rows([s for s in scored if s.family != family])
+        models[family] = _model(fit_logistic(x, y, w))
+    held = [
+        replace(
+            s,
+            certainty=models[s.family].certainty(
+                dict(zip(DECISION_FEATURES, s.signals, strict=True))
+            ),
+        )
+        if s.signals
+        else s
+        for s in scored
+    ]
+    best = (_right(held, [s for s in held if _answers(s, bands)]) or 0.0, math.inf, 0.0)
+    for margin in DECISION_MARGINS:
+        for answer in np.arange(0.3, 0.995, 0.005):
+            trial = replace(bands, decision=DecisionModel({}, 0.0, float(answer), margin))
+            got = _right(held, [s for s in held if _answers(s, trial)])
+            if got is not None and got > best[0] + 1e-9:
+                best = (got, round(float(answer), 3), margin)
+    x, y, w = _decision_rows(scored)
+    final = _model(fit_logistic(x, y, w))
+    final = replace(
+        final,
+        weights={n: round(v, 3) for n, v in final.weights.items()},
+        bias=round(final.bias, 3),
+        answer=best[1],
+        margin=best[2],
+    )
+    return final, held
 
 
 def _precision(answered: Sequence[Scored]) -> float:
@@ -374,13 +423,16 @@ def _calibration(names: Sequence[str], w: npt.NDArray[np.float64], b: float) -> 
     return Calibration(dict(zip(names, w.tolist(), strict=True)), b, 0.5, 0.3, 0.1)
 
 
+Collected = list[tuple[Corpus, list[Sample]]]
+
+
 def calibrate(
-    corpora: Sequence[Corpus], names: Sequence[str]
+    collected: Collected, names: Sequence[str]
 ) -> tuple[Calibration, dict[str, object], list[Scored]]:
     """Weights fitted and bands chosen on held-out predictions: with several library families,
     leaving one family out at a time (its questions scored by weights fitted on the others);
     with one, five folds by policy."""
-    collected = [(c, collect(c.index, c.items)) for c in corpora]
+    corpora = [c for c, _ in collected]
     families = sorted({c.family for c in corpora})
     by_corpus: dict[str, list[Scored]] = {c.name: [] for c in corpora}
     if len(families) > 1:
@@ -415,12 +467,55 @@ def calibrate(
         round(unknown, 3),
         source="bench/calibrate.py, " + ", ".join(c.name for c in corpora),
     )
-    if len(families) > 1:  # only where the bands are chosen leaving a library out
-        clear, clear_margin = choose_clear(held, final)
-        final = replace(final, clear=clear, clear_margin=clear_margin)
+    # only where the bands are chosen leaving a library out, and with sentence vectors (the
+    # signals a question-level model weighs)
+    if len(families) > 1 and "vector" in names:
+        model, held = choose_decision(held, final)
+        if math.isfinite(model.answer):
+            final = replace(final, decision=model)
+            start = 0
+            for c in corpora:  # held is in the order of the corpora
+                end = start + len(by_corpus[c.name])
+                by_corpus[c.name], start = held[start:end], end
     figs = figures(held, final)
     figs["per_library"] = {c.name: figures(by_corpus[c.name], final) for c in corpora}
     return final, figs, held
+
+
+def by_policy(
+    collected: Collected, names: Sequence[str], held: Sequence[Scored], final: Calibration
+) -> dict[str, object] | None:
+    """What the shipped calibration does on realworld questions about policies it was not fitted
+    on (as its held-out half is): five folds by policy; for each, the rerank weights fitted on
+    every other library and realworld's other folds, the question-level model on the other
+    families' held-out scores and the other folds', the bands and threshold as shipped."""
+    real = [(c, ss) for c, ss in collected if c.family == "realworld"]
+    if not real or final.decision is None:
+        return None
+    corpus, samples = real[0]
+    folds = [zlib.crc32(fold_key(corpus.index.library, s.item).encode()) % FOLDS for s in samples]
+    scored: list[list[Scored]] = []
+    for k in range(FOLDS):
+        train = [(c, ss) for c, ss in collected if c.family != "realworld"]
+        train.append((corpus, [s for s, f in zip(samples, folds, strict=True) if f != k]))
+        cal = _calibration(names, *_fit(train, names))
+        fold = [s for s, f in zip(samples, folds, strict=True) if f == k]
+        scored.append(score(corpus.index, fold, cal, "realworld"))
+    others = [s for s in held if s.family != "realworld"]
+    out: list[Scored] = []
+    for k in range(FOLDS):
+        rest = [s for j, ss in enumerate(scored) if j != k for s in ss]
+        x, y, w = _decision_rows([*others, *rest])
+        model = replace(_model(fit_logistic(x, y, w)), answer=final.decision.answer)
+        out += [
+            replace(
+                s, certainty=model.certainty(dict(zip(DECISION_FEATURES, s.signals, strict=True)))
+            )
+            if s.signals
+            else s
+            for s in scored[k]
+        ]
+    return figures(out, final)
 
 
 def _answers(s: Scored, cal: Calibration) -> bool:
@@ -530,10 +625,12 @@ def print_calibration(name: str, cal: Calibration, sure: str) -> None:
     print(f"    clarify={cal.clarify!r},")
     print(f"    margin={cal.margin!r},")
     print(f"    unknown={cal.unknown!r},")
-    if math.isfinite(cal.clear):
-        print(f"    clear={cal.clear!r},")
-        print(f"    clear_margin={cal.clear_margin!r},")
     print(f"    source={cal.source!r},")
+    if cal.decision is not None:
+        d = cal.decision
+        print(f"    decision=DecisionModel(\n        weights={d.weights!r},")
+        print(f"        bias={d.bias!r},\n        answer={d.answer!r},")
+        print(f"        margin={d.margin!r},\n    ),")
     print(f"{sure})")
 
 
@@ -545,14 +642,6 @@ def _dump(path: Path, held: Sequence[Scored]) -> None:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _save_pools(path: Path, corpora: Sequence[Corpus]) -> None:
-    """Every question's scored pool, for trying features and fits without rebuilding."""
-    import pickle
-
-    pools = [(c.name, c.family, collect(c.index, c.items)) for c in corpora]
-    path.write_bytes(pickle.dumps(pools))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--library", type=Path, default=ROOT / "policy_index/sample/library.jsonl")
@@ -562,7 +651,6 @@ def main() -> None:
     parser.add_argument("--lexical-only", action="store_true")
     parser.add_argument("--sample-only", action="store_true", help="no ../shared libraries")
     parser.add_argument("--dump", type=Path, help="write the held-out scores here (JSON Lines)")
-    parser.add_argument("--pools", type=Path, help=argparse.SUPPRESS)  # for experiments
     parser.add_argument("--without", nargs="*", default=(), help="features left out (to compare)")
     args = parser.parse_args()
     library = read_library([args.library])
@@ -608,9 +696,8 @@ def main() -> None:
             for f in FEATURES
             if (f not in VECTOR_FEATURES or embedder is not None) and f not in args.without
         ]
-        if args.pools:
-            _save_pools(args.pools.with_suffix(f".{name.lower()}.pkl"), corpora)
-        cal, figs, held = calibrate(corpora, names)
+        collected = [(c, collect(c.index, c.items)) for c in corpora]
+        cal, figs, held = calibrate(collected, names)
         fitted[name] = (cal, held)
         if args.dump:
             _dump(args.dump.with_suffix(f".{name.lower()}.jsonl"), held)
@@ -622,6 +709,9 @@ def main() -> None:
         print(f"#   all: {json.dumps(figs)}")
         for corpus, f in per.items():  # type: ignore[attr-defined]
             print(f"#   {corpus}: {json.dumps(f)}")
+        unseen_policies = by_policy(collected, names, held, cal)
+        if unseen_policies is not None:
+            print(f"# realworld, five folds by policy: {json.dumps(unseen_policies)}")
         if holdout:  # in full, and as the bare policy list many counties publish
             forms = (
                 ("full", corpora[0].index, holdout),

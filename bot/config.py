@@ -73,7 +73,10 @@ class MatcherSettings(BaseModel):
     embeddings: bool = True
     refresh_s: float = Field(default=10.0, gt=0)
     answer: float | None = Field(
-        default=None, ge=0, le=1, description="lowest confidence answered directly"
+        default=None,
+        ge=0,
+        le=1,
+        description="lowest confidence answered directly (with sentence vectors: certainty)",
     )
     clarify: float | None = Field(
         default=None, ge=0, le=1, description="lowest confidence offered as a numbered choice"

@@ -4,8 +4,10 @@ Pipeline: normalise → alias expansion → named-document shortcut (文号 or f
 candidate generators (BM25 over words, characters and pinyin; sentence vectors when available;
 long bodies by passage) → reciprocal-rank fusion → a transparent linear rerank of the pool →
 validity (repealed or lapsed policies give way to their replacement unless the user named
-them) → a calibrated confidence and the margin to the best *other* policy decide; a question
-whose every word is in the titles of several policies is broad, and offered as a choice.
+them) → a calibrated confidence per candidate → a question-level model (with sentence vectors;
+the answer band and the margin to the best *other* scheme without) decides whether the best is
+answered directly; a question whose every word is in the titles of several policies is broad,
+and offered as a choice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz
 
-from policy_index.calibration import LEXICAL, Calibration, default_calibration
+from policy_index.calibration import LEXICAL, Calibration, default_calibration, logit
 from policy_index.index import PolicyIndex, compact, max_by_owner, years_named
 from policy_index.normalise import normalise
 from policy_index.places import Place, Tier
@@ -551,10 +553,12 @@ def decide(
     unknown: float,
     named: bool = False,
     broad: Sequence[float] = (),
+    certainty: float | None = None,
 ) -> Decision:
     """The decision for the best candidate's confidence, its lead over the best candidate of
     another scheme (``runner_up``), and the share of unknown words: a direct answer needs the
-    ``answer`` band with its ``margin``, or the lower ``clear`` band with its wider lead.
+    ``answer`` band with its ``margin`` — or, where the calibration has a question-level model,
+    that model's ``certainty`` (``calibration.decision.certainty(decision_signals(…))``).
     ``broad`` holds the confidence of each scheme whose short texts hold the whole question:
     when two of them are worth offering,
     the question names a topic they share ("公积金": withdrawal or loan?) and the user chooses,
@@ -563,13 +567,40 @@ def decide(
     if named:
         return Decision.ANSWER
     shared = sum(p >= calibration.clarify for p in broad) >= 2
-    sure = score >= calibration.answer and margin >= calibration.margin
-    clear = score >= calibration.clear and margin >= calibration.clear_margin
-    if not shared and (sure or clear) and unknown <= calibration.unknown:
+    model = calibration.decision
+    if model is not None and certainty is not None:
+        sure = certainty >= model.answer and margin >= model.margin and unknown <= model.unknown
+    else:
+        sure = (
+            score >= calibration.answer
+            and margin >= calibration.margin
+            and unknown <= calibration.unknown
+        )
+    if not shared and sure:
         return Decision.ANSWER
     if score >= calibration.clarify or any(p >= calibration.clarify / 2 for p in broad):
         return Decision.CLARIFY
     return Decision.NONE
+
+
+def decision_signals(pool: Pool, first: Candidate, rival: Candidate | None) -> dict[str, float]:
+    """The question-level features (policy_index.calibration.DECISION_FEATURES) of the best
+    candidate ``first`` against ``rival``, the best of another scheme. (Whether a signal puts
+    it first counts every other candidate, versions of its scheme and its policy's other Q&A
+    pairs included: measured against other schemes only, it answered less and less rightly.)"""
+    at = np.flatnonzero(pool.targets == first.target)
+    own = {n: float(v[at[0]]) for n, v in pool.features.items()} if len(at) else {}
+    return {
+        "confidence": logit(first.score),
+        "rival": logit(rival.score if rival is not None else 0.0),
+        "unknown": pool.unknown,
+        "first_by_vector": float(own.get("vector_rr", 0.0) == 1.0),
+        "first_by_document": float(own.get("doc_rr", 0.0) == 1.0),
+        "first_by_chars": float(own.get("chars_rel", 0.0) == 1.0),
+        "first_by_words": float(own.get("words_rel", 0.0) == 1.0),
+        "words_share": own.get("words_rel", 0.0),
+        "qa_uncovered": own.get("qa", 0.0) * (1.0 - own.get("title_cover", 0.0)),
+    }
 
 
 def broad_groups(index: PolicyIndex, candidates: Sequence[Candidate]) -> tuple[float, ...]:
@@ -616,6 +647,7 @@ def _decide(
     margin = first.score - (other.score if other else 0.0)
     if first.elsewhere:  # only other places' policies: the library has nothing for this place
         margin = 0.0
+    model = calibration.decision
     decision = (
         Decision.NONE
         if first.elsewhere
@@ -626,6 +658,7 @@ def _decide(
             unknown=pool.unknown,
             named=first.named,
             broad=broad_groups(index, candidates),
+            certainty=model.certainty(decision_signals(pool, first, other)) if model else None,
         )
     )
     kept = [c for c in candidates if math.isfinite(c.score)][:top]

@@ -3,14 +3,10 @@ direct answer's lead is measured over another scheme, not over its own versions.
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-
 import pytest
 
-from policy_index.calibration import Calibration
 from policy_index.index import build_index
-from policy_index.matching import Candidate, Decision, broad_groups, decide, one_scheme, runner_up
+from policy_index.matching import Candidate, broad_groups, one_scheme, runner_up
 from policy_index.model import Library, Policy
 from policy_index.normalise import normalise
 from policy_index.places import gazetteer
@@ -74,13 +70,3 @@ def test_the_lead_is_over_another_scheme() -> None:
     assert not one_scheme(index, a, c)
     assert runner_up(index, [a, b, c]) == c
     assert broad_groups(index, [a, b, c]) == (0.9, 0.3)
-
-
-def test_a_clear_lead_answers_from_a_lower_band() -> None:
-    bands = Calibration({}, 0.0, answer=0.85, clarify=0.4, margin=0.2, clear=0.7, clear_margin=0.5)
-    assert decide(bands, score=0.75, margin=0.6, unknown=0.0) is Decision.ANSWER
-    assert decide(bands, score=0.75, margin=0.3, unknown=0.0) is Decision.CLARIFY
-    assert decide(bands, score=0.9, margin=0.3, unknown=0.0) is Decision.ANSWER
-    assert decide(replace(bands, clear=math.inf), score=0.75, margin=0.6, unknown=0.0) is (
-        Decision.CLARIFY
-    )
