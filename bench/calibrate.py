@@ -264,6 +264,15 @@ def _decision_rows(
     return x, y, w
 
 
+def _certain(s: Scored, model: DecisionModel) -> Scored:
+    """``s`` with ``model``'s certainty that its best candidate is right."""
+    if not s.signals:
+        return s
+    return replace(
+        s, certainty=model.certainty(dict(zip(DECISION_FEATURES, s.signals, strict=True)))
+    )
+
+
 def _model(w_b: tuple[npt.NDArray[np.float64], float]) -> DecisionModel:
     weights, bias = w_b
     return DecisionModel(dict(zip(DECISION_FEATURES, weights.tolist(), strict=True)), bias, 0.5)
@@ -285,17 +294,7 @@ def choose_decision(
     for family in sorted({s.family for s in scored}):
         x, y, w = _decision_rows([s for s in scored if s.family != family])
         models[family] = _model(fit_logistic(x, y, w))
-    held = [
-        replace(
-            s,
-            certainty=models[s.family].certainty(
-                dict(zip(DECISION_FEATURES, s.signals, strict=True))
-            ),
-        )
-        if s.signals
-        else s
-        for s in scored
-    ]
+    held = [_certain(s, models[s.family]) for s in scored]
     best = (_right(held, [s for s in held if _answers(s, bands)]) or 0.0, math.inf, 0.0)
     for margin in DECISION_MARGINS:
         for answer in np.arange(0.3, 0.995, 0.005):
@@ -507,14 +506,7 @@ def by_policy(
         rest = [s for j, ss in enumerate(scored) if j != k for s in ss]
         x, y, w = _decision_rows([*others, *rest])
         model = replace(_model(fit_logistic(x, y, w)), answer=final.decision.answer)
-        out += [
-            replace(
-                s, certainty=model.certainty(dict(zip(DECISION_FEATURES, s.signals, strict=True)))
-            )
-            if s.signals
-            else s
-            for s in scored[k]
-        ]
+        out += [_certain(s, model) for s in scored[k]]
     return figures(out, final)
 
 
