@@ -12,7 +12,7 @@ out together), so that they say what the weights and bands do on a library they 
 
 * answer  — the confidence (with ``margin`` and ``unknown``) that gives the most right direct
             answers while direct answers are on average over the libraries ≥ 93 % right, in
-            none of them below 85 %, and at most 5 % of out-of-scope questions are answered;
+            none of them below 85 %, and at most 10 % of out-of-scope questions are answered;
 * clarify — the lowest confidence that still leaves ≥ 60 % of out-of-scope questions at "none".
 
 Without ../shared/data the folds are five, by policy, over the sample library. It prints the
@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from bench.matching import first_segment, read_jsonl
 from policy_index.calibration import DECISION_FEATURES, FEATURES, Calibration, DecisionModel
+from policy_index.calibration import LEXICAL as SHIPPED_LEXICAL
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
 from policy_index.index import PolicyIndex, build_index
@@ -62,7 +63,9 @@ CACHE = Path(".gongkai/embeddings.npz")
 FOLDS = 5
 TARGET_PRECISION = 0.93  # direct answers right, on average over the libraries held out
 FLOOR_PRECISION = 0.85  # … and in each of them
-MAX_OOS_ANSWERED = 0.05
+# Out-of-scope questions answered directly, at most: half of what the product may do (a fifth,
+# #14); an out-of-scope answer is also a wrong one under TARGET_PRECISION.
+MAX_OOS_ANSWERED = 0.10
 MIN_OOS_NONE = 0.60
 UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
 SAMPLE_HOME = "江屿省云州市青禾区"  # the sample library's county, as its deployment would name it
@@ -178,7 +181,7 @@ def score(
         first = ranked[0]
         second = runner_up(index, ranked)
         other = second.score if second is not None else 0.0
-        signals = decision_signals(s.pool, first, second)
+        signals = decision_signals(s.pool, first, second, index)
         model = calibration.decision
         out.append(
             Scored(
@@ -527,37 +530,56 @@ def choose_sure(
     vectors_cal: Calibration,
 ) -> tuple[float, dict[str, object]]:
     """The lexical confidence from which the lexical pass's direct answer stands and the query
-    embedding is skipped: the lowest at which the cascade, on the same cross-validated
-    questions, keeps Recall@1 and direct-answer accuracy within CASCADE_SLACK of the full
-    vector path and answers no more out-of-scope questions."""
+    embedding is skipped: the lowest at which the cascade, on the same questions, keeps Recall@1
+    and direct-answer accuracy within CASCADE_SLACK of the full vector path and answers no more
+    out-of-scope questions, in every library family (pooled, the largest family would hide what
+    the cascade costs a small one). ``lexical`` is scored by the shipped lexical calibration,
+    ``vectors`` held out."""
     if [s.item.query for s in lexical] != [s.item.query for s in vectors]:
         raise ValueError("the two runs must score the same questions in the same order")
-    full = figures(vectors, vectors_cal)
+    families = sorted({s.family for s in vectors})
     for sure in np.arange(max(lexical_cal.answer, 0.5), 1.0, 0.01):
         skip = [_answers(a, lexical_cal) and a.top_score >= sure for a in lexical]
         mixed = [a if k else b for a, b, k in zip(lexical, vectors, skip, strict=True)]
         answered = [k or _answers(b, vectors_cal) for b, k in zip(vectors, skip, strict=True)]
-        inscope = [m for m in mixed if m.item.in_scope]
-        oos = [a for m, a in zip(mixed, answered, strict=True) if not m.item.in_scope]
-        right = [m.correct1 for m, a in zip(mixed, answered, strict=True) if a]
-        figs: dict[str, float] = {
-            "sure": round(float(sure), 2),
-            "skipped": round(sum(skip) / len(skip), 4),
-            "recall_at_1": round(sum(m.correct1 for m in inscope) / len(inscope), 4),
-            "answer_accuracy": round(sum(right) / max(len(right), 1), 4),
-            "oos_not_answered": round(1 - sum(oos) / max(len(oos), 1), 4),
-        }
-        if (
-            figs["recall_at_1"] >= _number(full["recall_at_1"]) - CASCADE_SLACK
-            and figs["answer_accuracy"] >= _number(full["answer_accuracy"]) - CASCADE_SLACK
-            and figs["oos_not_answered"] >= _number(full["oos_not_answered"])
-        ):
-            return round(float(sure), 2), dict(figs)
+        rows = list(zip(mixed, answered, vectors, skip, strict=True))
+        per = [_cascade([r for r in rows if r[2].family == f], vectors_cal) for f in families]
+        if all(ok for ok, _ in per):
+            figs = _cascade(rows, vectors_cal)[1]
+            return round(float(sure), 2), {"sure": round(float(sure), 2), **figs}
     never: dict[str, object] = {"skipped": 0.0}
     return math.inf, never
 
 
+def _cascade(
+    rows: Sequence[tuple[Scored, bool, Scored, bool]], vectors_cal: Calibration
+) -> tuple[bool, dict[str, float]]:
+    """Whether the cascade's rows (its answer, answered, the vector path's, skipped) keep the
+    vector path's figures (see ``choose_sure``), and the cascade's figures."""
+    full = figures([v for _, _, v, _ in rows], vectors_cal)
+    inscope = [m for m, _, _, _ in rows if m.item.in_scope]
+    oos = [a for m, a, _, _ in rows if not m.item.in_scope]
+    right = [m.correct1 for m, a, _, _ in rows if a]
+    figs = {
+        "skipped": round(sum(k for *_, k in rows) / max(len(rows), 1), 4),
+        "recall_at_1": round(sum(m.correct1 for m in inscope) / max(len(inscope), 1), 4),
+        "answer_accuracy": round(sum(right) / max(len(right), 1), 4),
+        "oos_not_answered": round(1 - sum(oos) / max(len(oos), 1), 4),
+    }
+    ok = (
+        figs["recall_at_1"] >= _number(full["recall_at_1"]) - CASCADE_SLACK
+        and figs["answer_accuracy"] >= _number(full["answer_accuracy"]) - CASCADE_SLACK
+        and figs["oos_not_answered"] >= _number(full["oos_not_answered"])
+    )
+    return ok, figs
+
+
 VECTOR_FEATURES = ("vector", "doc_vector", "vector_gap", "doc_gap", "vector_rr", "doc_rr")
+# Left out with sentence vectors: the reciprocal-rank fusion of the generators says again what
+# the vector ranks and the BM25 shares say, weighted as the sample library's titles would have
+# it; without it every library left out ranks as well or better (Recall@1: realworld 0.869 →
+# 0.879, ncpqa 0.701 → 0.710, sample 0.885 → 0.885; realworld by policy 0.879 → 0.888).
+LEXICAL_ONLY = ("rrf",)
 
 
 class CachedQuestions:
@@ -653,7 +675,7 @@ def main() -> None:
         runs.append(("WITH_VECTORS", load_embedder()))
     bare, bare_items = policies_only(library, items)
     documents, document_items = as_documents(library, items)
-    fitted: dict[str, tuple[Calibration, list[Scored]]] = {}
+    fitted: dict[str, tuple[Calibration, list[Scored], Collected]] = {}
     for name, embedder in runs:
         cache = EmbeddingCache.load(CACHE)
         if embedder is not None:
@@ -686,11 +708,13 @@ def main() -> None:
         names = [
             f
             for f in FEATURES
-            if (f not in VECTOR_FEATURES or embedder is not None) and f not in args.without
+            if (f not in VECTOR_FEATURES or embedder is not None)
+            and (f not in LEXICAL_ONLY or embedder is None)
+            and f not in args.without
         ]
         collected = [(c, collect(c.index, c.items)) for c in corpora]
         cal, figs, held = calibrate(collected, names)
-        fitted[name] = (cal, held)
+        fitted[name] = (cal, held, collected)
         if args.dump:
             _dump(args.dump.with_suffix(f".{name.lower()}.jsonl"), held)
         held_out = (
@@ -714,9 +738,14 @@ def main() -> None:
                 print(f"# held out ({args.holdout.name}, {form}): {json.dumps(unseen)}")
         sure = ""
         if name == "WITH_VECTORS" and "LEXICAL" in fitted:
-            lexical_cal, lexical_held = fitted["LEXICAL"]
-            value, cascade = choose_sure(lexical_held, lexical_cal, held, cal)
-            print(f"# lexical first pass (cascade), cross-validated: {json.dumps(cascade)}")
+            # the first pass is the shipped lexical calibration, scored on every library
+            first = [
+                s
+                for c, ss in fitted["LEXICAL"][2]
+                for s in score(c.index, ss, SHIPPED_LEXICAL, c.family)
+            ]
+            value, cascade = choose_sure(first, SHIPPED_LEXICAL, held, cal)
+            print(f"# lexical first pass as shipped, then the vector path: {json.dumps(cascade)}")
             sure = f"    first=LEXICAL,\n    sure={value!r},\n"
         print_calibration(name, cal, sure)
 

@@ -439,6 +439,15 @@ def realworld(
         for name, f in out["runs"].items()
         if name.startswith("ours")
     }
+    if OTHER_POLICIES.exists():  # ours, about the policies the real questions never ask about
+        other = read_labelled(OTHER_POLICIES)
+        others = {name: run_ours(v, other) for name, v in variants(built.index, "ours ")}
+        if embedder is not None:
+            others["plain e5"] = PlainE5(embedder, [p["id"] for p in policies], texts).run(other)
+        out["other_policies"] = {
+            "questions": len(other),
+            "runs": {name: realworld_figures(run) for name, run in others.items()},
+        }
     if misses:
         titles = {p["id"]: p["title"] for p in policies}
         out["misses"] = {
@@ -447,6 +456,16 @@ def realworld(
             if name.startswith("ours")
         }
     return out
+
+
+# 136 questions we wrote about the 94 realworld policies its shared questions never ask about
+# (the held-out half is about "other policies"): a helper read only the library and its README's
+# labelling rules, never the matcher, and wrote them in the shared questions' style, 53 naming
+# a place, 20 out of scope (11 of them the same scheme in a place the library lacks). Written,
+# not copied from people: far easier than real questions (the lexical path ranks 0.97 of them
+# first, 0.72 of the real ones), so they show places and versions at work, not the figures the
+# project is judged on.
+OTHER_POLICIES = Path(__file__).resolve().parent / "data" / "realworld_other_policies.jsonl"
 
 
 def realworld_figures(run: Run) -> dict[str, Any]:
@@ -810,6 +829,10 @@ def print_realworld(result: dict[str, Any]) -> None:
     print("\n".join(table(result["runs"], rows)))
     print("  targets:")
     print("\n".join(targets_lines(result["targets"])))
+    other = result.get("other_policies")
+    if other:
+        print(f"\n== realworld, {other['questions']} questions we wrote on its other policies ==")
+        print("\n".join(table(other["runs"], rows[:7])))
 
 
 def print_faq(result: dict[str, Any]) -> None:

@@ -207,6 +207,7 @@ _OWN = (
     "title_cover",
     "elsewhere",
     "not_national",
+    "own_level",
     "year_fit",
 )
 
@@ -226,6 +227,7 @@ def _own_features(
             title_cover(index, q.terms.words, new),
             [float(_elsewhere(index, q.place, t)) for t in new],
             [float(_not_national(index, q.place, t)) for t in new],
+            [float(_own_level(index, q.place, t)) for t in new],
             [_year_fit(index, q.years, t) for t in new],
         )
         for t, row in zip(new, zip(*columns, strict=True), strict=True):
@@ -251,6 +253,20 @@ def _not_national(index: PolicyIndex, asked: Place | None, t: int) -> bool:
     return index.gazetteer.elsewhere(asked, place) and not index.gazetteer.at_home(
         index.home, place
     )
+
+
+def _own_level(index: PolicyIndex, asked: Place | None, t: int) -> bool:
+    """The question names no place and the target is a national policy or the home region's
+    (or one of its parents'): such a policy answers whoever asks, where another place's own
+    policy answers only its residents (the labelling rules: a question with no place counts
+    for national policies that answer it, and for local ones only where they settle it for
+    their own area)."""
+    if asked is not None or index.gazetteer is None or not index.places:
+        return False
+    place = index.places[t]
+    if place is None:
+        return False
+    return place.tier is Tier.NATION or index.gazetteer.at_home(index.home, place)
 
 
 def _year_fit(index: PolicyIndex, years: frozenset[int], t: int) -> float:
@@ -583,21 +599,39 @@ def decide(
     return Decision.NONE
 
 
-def decision_signals(pool: Pool, first: Candidate, rival: Candidate | None) -> dict[str, float]:
+def decision_signals(
+    pool: Pool, first: Candidate, rival: Candidate | None, index: PolicyIndex | None = None
+) -> dict[str, float]:
     """The question-level features (policy_index.calibration.DECISION_FEATURES) of the best
-    candidate ``first`` against ``rival``, the best of another scheme. (Whether a signal puts
-    it first counts every other candidate, versions of its scheme and its policy's other Q&A
-    pairs included: measured against other schemes only, it answered less and less rightly.)"""
+    candidate ``first`` against ``rival``, the best of another scheme. Whether a signal puts
+    it first counts every other candidate but the versions of its scheme (other places' or
+    years' policies of the same subject; with ``index``): its policy's other Q&A pairs count."""
     at = np.flatnonzero(pool.targets == first.target)
     own = {n: float(v[at[0]]) for n, v in pool.features.items()} if len(at) else {}
+    others = np.ones(len(pool.targets), dtype=bool)
+    if len(at):
+        others[at[0]] = False
+    if index is not None and index.schemes:
+        mine = index.schemes[first.target]
+        for k, t in enumerate(pool.targets.tolist()):
+            if index.targets[t].group != first.group and alike(mine, index.schemes[t]):
+                others[k] = False
+
+    def first_by(name: str) -> float:
+        values = pool.features.get(name)
+        if values is None or not len(at):
+            return 0.0
+        rest = values[others]
+        return float(not len(rest) or own[name] >= float(rest.max()))
+
     return {
         "confidence": logit(first.score),
         "rival": logit(rival.score if rival is not None else 0.0),
         "unknown": pool.unknown,
-        "first_by_vector": float(own.get("vector_rr", 0.0) == 1.0),
-        "first_by_document": float(own.get("doc_rr", 0.0) == 1.0),
-        "first_by_chars": float(own.get("chars_rel", 0.0) == 1.0),
-        "first_by_words": float(own.get("words_rel", 0.0) == 1.0),
+        "first_by_vector": first_by("vector"),
+        "first_by_document": first_by("doc_vector"),
+        "first_by_chars": first_by("chars_rel"),
+        "first_by_words": first_by("words_rel"),
         "words_share": own.get("words_rel", 0.0),
         "qa_uncovered": own.get("qa", 0.0) * (1.0 - own.get("title_cover", 0.0)),
     }
@@ -658,7 +692,9 @@ def _decide(
             unknown=pool.unknown,
             named=first.named,
             broad=broad_groups(index, candidates),
-            certainty=model.certainty(decision_signals(pool, first, other)) if model else None,
+            certainty=model.certainty(decision_signals(pool, first, other, index))
+            if model
+            else None,
         )
     )
     kept = [c for c in candidates if math.isfinite(c.score)][:top]

@@ -10,7 +10,7 @@ import pytest
 
 from policy_index.dates import parse_date
 from policy_index.index import PolicyIndex, build_index, years_named
-from policy_index.matching import Decision, match
+from policy_index.matching import Decision, candidate_pool, match
 from policy_index.model import Library, Policy
 from policy_index.places import Tier, gazetteer
 
@@ -126,3 +126,26 @@ def test_years_a_title_names() -> None:
     assert years_named("关于做好2023—2025年就业工作的通知") == {2023, 2024, 2025}
     assert years_named("2024届毕业生求职创业补贴") == {2024}
     assert years_named("城市居民最低生活保障条例") == frozenset()
+
+
+def _own_level(question: str, home: str | None = HOME) -> dict[str, float]:
+    built = index(home)
+    pool = candidate_pool(built, question)
+    assert pool is not None
+    ids = [built.targets[int(t)].id for t in pool.targets]
+    return dict(zip(ids, pool.features["own_level"].tolist(), strict=True))
+
+
+def test_with_no_place_named_national_and_home_policies_answer_whoever_asks() -> None:
+    # Rule 3 of the labelling (a product rule): with no place named, a national policy that
+    # answers always counts; another place's own policy only for that place's residents.
+    level = _own_level("高龄津贴和残疾人两项补贴多少钱")
+    assert (level["qinghe"], level["state"], level["chaoyang"]) == (1.0, 1.0, 0.0)
+    # without a home region only the national one
+    level = _own_level("高龄津贴和残疾人两项补贴多少钱", home=None)
+    assert (level["qinghe"], level["state"], level["chaoyang"]) == (0.0, 1.0, 0.0)
+
+
+def test_a_named_place_leaves_the_level_to_the_place_features() -> None:
+    level = _own_level("朝阳市高龄津贴和残疾人两项补贴多少钱")
+    assert set(level.values()) == {0.0}
