@@ -599,6 +599,12 @@ def decide(
     return Decision.NONE
 
 
+# Confidences within 1 % of 0 or 1 are one value to the question-level model: whether a rival
+# scores 0.01 or 0.00001 says nothing about the best (it said a whole logit unit more about a
+# tiny library, where nothing else in the pool scores at all).
+SURE_LOGIT = 0.01
+
+
 def decision_signals(
     pool: Pool, first: Candidate, rival: Candidate | None, index: PolicyIndex | None = None
 ) -> dict[str, float]:
@@ -625,8 +631,8 @@ def decision_signals(
         return float(not len(rest) or own[name] >= float(rest.max()))
 
     return {
-        "confidence": logit(first.score),
-        "rival": logit(rival.score if rival is not None else 0.0),
+        "confidence": logit(first.score, SURE_LOGIT),
+        "rival": logit(rival.score if rival is not None else 0.0, SURE_LOGIT),
         "unknown": pool.unknown,
         "first_by_vector": first_by("vector"),
         "first_by_document": first_by("doc_vector"),

@@ -3,8 +3,12 @@ right, with the configured bands as floors; a numbered choice otherwise."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from policy_index.calibration import WITH_VECTORS, Calibration, DecisionModel, default_calibration
-from policy_index.matching import Decision, decide
+from policy_index.index import PolicyIndex, build_index
+from policy_index.matching import Candidate, Decision, Pool, decide, decision_signals
+from policy_index.model import Library, Policy
 
 MODEL = DecisionModel({"confidence": 1.0, "rival": -1.0}, 0.0, answer=0.9)
 BANDS = Calibration({}, 0.0, answer=0.99, clarify=0.4, margin=0.5, decision=MODEL)
@@ -58,3 +62,56 @@ def test_the_fitted_model_trusts_signals_that_agree() -> None:
     # a Q&A pair whose question the user's words cover a quarter of (结婚登记 → 不动产登记)
     assert model.certainty(agree | {"qa_uncovered": 0.75}) < model.answer
     assert model.certainty(agree | {"qa_uncovered": 0.1}) >= model.answer
+
+
+def _versions_pool() -> tuple[PolicyIndex, Pool, list[int]]:
+    """Two years' versions of one 低保 notice and an unrelated policy, with word BM25 shares
+    that put the 2022 version first and the 2024 one second."""
+    library = Library.of(
+        [
+            Policy("dibao-2022", "青禾区2022年城乡低保标准调整通知", summary="每人每月720元。"),
+            Policy("dibao-2024", "青禾区2024年城乡低保标准调整通知", summary="每人每月800元。"),
+            Policy("elderly", "青禾区高龄津贴发放办法", summary="80周岁以上每月100元。"),
+        ]
+    )
+    index = build_index(library)
+    targets = [index.target_of("policy", i) for i in ("dibao-2022", "dibao-2024", "elderly")]
+    assert all(t is not None for t in targets)
+    at = [int(t) for t in targets if t is not None]
+    features = {
+        name: np.asarray(values, dtype=np.float32)
+        for name, values in {
+            "words_rel": [1.0, 0.9, 0.4],
+            "chars_rel": [0.95, 1.0, 0.5],
+            "vector": [0.91, 0.90, 0.85],
+            "doc_vector": [0.88, 0.89, 0.80],
+        }.items()
+    }
+    return index, Pool("低保标准", np.asarray(at, dtype=np.intp), features, frozenset()), at
+
+
+def test_a_version_of_its_own_scheme_is_no_rival_for_first_place() -> None:
+    # the 2024 notice is the answer (the newer version); the 2022 one beats it on words and on
+    # the short-text cosine, but it is the same scheme, and the unrelated policy is behind
+    index, pool, (_, new, other) = _versions_pool()
+    best = Candidate(new, "policy", "dibao-2024", "dibao-2024", 0.8)
+    rival = Candidate(other, "policy", "elderly", "elderly", 0.1)
+    aside = decision_signals(pool, best, rival, index)
+    assert (aside["first_by_words"], aside["first_by_vector"]) == (1.0, 1.0)
+    counted = decision_signals(pool, best, rival)  # without the index, versions count
+    assert (counted["first_by_words"], counted["first_by_vector"]) == (0.0, 0.0)
+    # the unrelated policy is still a rival: were it first by words, the best would not be
+    pool.features["words_rel"][2] = 1.2
+    assert decision_signals(pool, best, rival, index)["first_by_words"] == 0.0
+
+
+def test_confidences_near_zero_or_one_are_one_value_to_the_model() -> None:
+    index, pool, (_, new, other) = _versions_pool()
+    best = Candidate(new, "policy", "dibao-2024", "dibao-2024", 0.8)
+    signals = [
+        decision_signals(pool, best, Candidate(other, "policy", "elderly", "elderly", p), index)
+        for p in (0.01, 0.0001, 0.0)
+    ]
+    assert signals[0]["rival"] == signals[1]["rival"] == signals[2]["rival"]
+    higher = Candidate(other, "policy", "elderly", "elderly", 0.2)
+    assert decision_signals(pool, best, higher, index)["rival"] > signals[0]["rival"]
