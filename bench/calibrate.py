@@ -538,40 +538,39 @@ def choose_sure(
     if [s.item.query for s in lexical] != [s.item.query for s in vectors]:
         raise ValueError("the two runs must score the same questions in the same order")
     families = sorted({s.family for s in vectors})
+    full = {f: figures([s for s in vectors if s.family == f], vectors_cal) for f in families}
     for sure in np.arange(max(lexical_cal.answer, 0.5), 1.0, 0.01):
         skip = [_answers(a, lexical_cal) and a.top_score >= sure for a in lexical]
         mixed = [a if k else b for a, b, k in zip(lexical, vectors, skip, strict=True)]
         answered = [k or _answers(b, vectors_cal) for b, k in zip(vectors, skip, strict=True)]
         rows = list(zip(mixed, answered, vectors, skip, strict=True))
-        per = [_cascade([r for r in rows if r[2].family == f], vectors_cal) for f in families]
-        if all(ok for ok, _ in per):
-            figs = _cascade(rows, vectors_cal)[1]
-            return round(float(sure), 2), {"sure": round(float(sure), 2), **figs}
+        if all(_keeps(_cascade([r for r in rows if r[2].family == f]), full[f]) for f in families):
+            return round(float(sure), 2), {"sure": round(float(sure), 2), **_cascade(rows)}
     never: dict[str, object] = {"skipped": 0.0}
     return math.inf, never
 
 
-def _cascade(
-    rows: Sequence[tuple[Scored, bool, Scored, bool]], vectors_cal: Calibration
-) -> tuple[bool, dict[str, float]]:
-    """Whether the cascade's rows (its answer, answered, the vector path's, skipped) keep the
-    vector path's figures (see ``choose_sure``), and the cascade's figures."""
-    full = figures([v for _, _, v, _ in rows], vectors_cal)
+def _cascade(rows: Sequence[tuple[Scored, bool, Scored, bool]]) -> dict[str, float]:
+    """The cascade's figures from its rows: its answer, whether it answered directly, the
+    vector path's answer, whether the embedding was skipped."""
     inscope = [m for m, _, _, _ in rows if m.item.in_scope]
     oos = [a for m, a, _, _ in rows if not m.item.in_scope]
     right = [m.correct1 for m, a, _, _ in rows if a]
-    figs = {
+    return {
         "skipped": round(sum(k for *_, k in rows) / max(len(rows), 1), 4),
         "recall_at_1": round(sum(m.correct1 for m in inscope) / max(len(inscope), 1), 4),
         "answer_accuracy": round(sum(right) / max(len(right), 1), 4),
         "oos_not_answered": round(1 - sum(oos) / max(len(oos), 1), 4),
     }
-    ok = (
-        figs["recall_at_1"] >= _number(full["recall_at_1"]) - CASCADE_SLACK
-        and figs["answer_accuracy"] >= _number(full["answer_accuracy"]) - CASCADE_SLACK
-        and figs["oos_not_answered"] >= _number(full["oos_not_answered"])
+
+
+def _keeps(cascade: dict[str, float], full: dict[str, object]) -> bool:
+    """Whether the cascade keeps the full vector path's figures (see ``choose_sure``)."""
+    return (
+        cascade["recall_at_1"] >= _number(full["recall_at_1"]) - CASCADE_SLACK
+        and cascade["answer_accuracy"] >= _number(full["answer_accuracy"]) - CASCADE_SLACK
+        and cascade["oos_not_answered"] >= _number(full["oos_not_answered"])
     )
-    return ok, figs
 
 
 VECTOR_FEATURES = ("vector", "doc_vector", "vector_gap", "doc_gap", "vector_rr", "doc_rr")
