@@ -89,8 +89,11 @@ DECISION_FEATURES = (
 )
 
 
-def logit(p: float, eps: float = 1e-4) -> float:
-    """log(p / (1 − p)), with p kept within [eps, 1 − eps]."""
+def logit(p: float, eps: float = 0.01) -> float:
+    """log(p / (1 − p)), with p kept within [eps, 1 − eps]. Confidences within 1 % of 0 or 1 are
+    one value to the question-level model: whether a rival scores 0.01 or 0.00001 says nothing
+    about the best (it said a whole logit unit more in a tiny library, where nothing else in the
+    pool scores at all)."""
     p = min(max(p, eps), 1.0 - eps)
     return math.log(p / (1.0 - p))
 

@@ -599,12 +599,6 @@ def decide(
     return Decision.NONE
 
 
-# Confidences within 1 % of 0 or 1 are one value to the question-level model: whether a rival
-# scores 0.01 or 0.00001 says nothing about the best (it said a whole logit unit more about a
-# tiny library, where nothing else in the pool scores at all).
-SURE_LOGIT = 0.01
-
-
 def decision_signals(
     pool: Pool, first: Candidate, rival: Candidate | None, index: PolicyIndex | None = None
 ) -> dict[str, float]:
@@ -617,10 +611,9 @@ def decision_signals(
     others = np.ones(len(pool.targets), dtype=bool)
     if len(at):
         others[at[0]] = False
-    if index is not None and index.schemes:
-        mine = index.schemes[first.target]
+    if index is not None:
         for k, t in enumerate(pool.targets.tolist()):
-            if index.targets[t].group != first.group and alike(mine, index.schemes[t]):
+            if index.targets[t].group != first.group and _versions(index, first.target, t):
                 others[k] = False
 
     def first_by(name: str) -> float:
@@ -631,8 +624,8 @@ def decision_signals(
         return float(not len(rest) or own[name] >= float(rest.max()))
 
     return {
-        "confidence": logit(first.score, SURE_LOGIT),
-        "rival": logit(rival.score if rival is not None else 0.0, SURE_LOGIT),
+        "confidence": logit(first.score),
+        "rival": logit(rival.score if rival is not None else 0.0),
         "unknown": pool.unknown,
         "first_by_vector": first_by("vector"),
         "first_by_document": first_by("doc_vector"),
@@ -660,10 +653,13 @@ def broad_groups(index: PolicyIndex, candidates: Sequence[Candidate]) -> tuple[f
 def one_scheme(index: PolicyIndex, a: Candidate, b: Candidate) -> bool:
     """Whether two candidates are one thing for the user: a policy and its Q&A pairs, or
     versions of one scheme from other places or years (policy_index/schemes.py)."""
-    if a.group == b.group:
-        return True
+    return a.group == b.group or _versions(index, a.target, b.target)
+
+
+def _versions(index: PolicyIndex, a: int, b: int) -> bool:
+    """Whether two targets' policies are versions of one scheme (policy_index/schemes.py)."""
     about = index.schemes
-    return bool(about) and alike(about[a.target], about[b.target])
+    return bool(about) and alike(about[a], about[b])
 
 
 def runner_up(index: PolicyIndex, candidates: Sequence[Candidate]) -> Candidate | None:
