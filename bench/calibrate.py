@@ -66,6 +66,9 @@ FLOOR_PRECISION = 0.85  # … and in each of them
 # Out-of-scope questions answered directly, at most: half of what the product may do (a fifth,
 # #14); an out-of-scope answer is also a wrong one under TARGET_PRECISION.
 MAX_OOS_ANSWERED = 0.10
+# … and in none of the libraries more than this (pooled, the sample library's three forms
+# outnumber realworld's 21 out-of-scope questions eight to one and hid its share).
+MAX_OOS_ANSWERED_EACH = 0.15
 MIN_OOS_NONE = 0.60
 UNKNOWN_SHARES = (0.2, 0.25, 1 / 3, 0.4, 0.5, 2 / 3, 1.0)
 SAMPLE_HOME = "江屿省云州市青禾区"  # the sample library's county, as its deployment would name it
@@ -208,7 +211,7 @@ def choose_bands(scored: Sequence[Scored]) -> tuple[float, float, float, float]:
     (each library's share of its questions, averaged over libraries) such that direct answers
     are on average over the libraries at least TARGET_PRECISION right, in none of them less
     than FLOOR_PRECISION, and at most MAX_OOS_ANSWERED of the out-of-scope questions are
-    answered."""
+    answered (MAX_OOS_ANSWERED_EACH in any one library)."""
     oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
     oos_scores = sorted(s.top_score for s in oos)
     clarify = float(oos_scores[int(len(oos_scores) * MIN_OOS_NONE)]) if oos_scores else 0.3
@@ -241,11 +244,17 @@ def _right(scored: Sequence[Scored], answered: Sequence[Scored]) -> float | None
     """The right direct answers among ``answered`` (each library's share of its in-scope
     questions, summed over libraries), or None when the answers break a condition: direct
     answers on average over the libraries at least TARGET_PRECISION right, in none of them
-    below FLOOR_PRECISION, and at most MAX_OOS_ANSWERED of the out-of-scope questions answered."""
+    below FLOOR_PRECISION, and at most MAX_OOS_ANSWERED of the out-of-scope questions answered,
+    in none of them more than MAX_OOS_ANSWERED_EACH."""
     oos = [s for s in scored if not s.item.in_scope and not s.elsewhere]
     if oos and sum(not s.item.in_scope for s in answered) / len(oos) > MAX_OOS_ANSWERED:
         return None
     families = sorted({s.family for s in scored})
+    for f in families:
+        asked = sum(s.family == f for s in oos)
+        wrong = sum(s.family == f and not s.item.in_scope for s in answered)
+        if asked and wrong / asked > MAX_OOS_ANSWERED_EACH:
+            return None
     precision = [_precision([s for s in answered if s.family == f]) for f in families]
     if min(precision) < FLOOR_PRECISION or np.mean(precision) < TARGET_PRECISION:
         return None

@@ -269,6 +269,12 @@ def _own_level(index: PolicyIndex, asked: Place | None, t: int) -> bool:
     return place.tier is Tier.NATION or index.gazetteer.at_home(index.home, place)
 
 
+def _local(index: PolicyIndex, t: int) -> bool:
+    """The target is another place's own policy: it has a place, neither the nation nor the
+    home region or one of its parents."""
+    return bool(index.places) and index.places[t] is not None and not _own_level(index, None, t)
+
+
 def _year_fit(index: PolicyIndex, years: frozenset[int], t: int) -> float:
     """1 when the question names a year its title names too, −1 when the title names only
     other years, 0 when either names none."""
@@ -604,16 +610,22 @@ def decision_signals(
 ) -> dict[str, float]:
     """The question-level features (policy_index.calibration.DECISION_FEATURES) of the best
     candidate ``first`` against ``rival``, the best of another scheme. Whether a signal puts
-    it first counts every other candidate but the versions of its scheme (other places' or
-    years' policies of the same subject; with ``index``): its policy's other Q&A pairs count."""
+    it first counts every other candidate but (with ``index``) the versions of its scheme
+    (other places' or years' policies of the same subject; its policy's other Q&A pairs
+    count) and, when the question names no place and the best is a national policy or the home
+    region's, other places' own policies: those answer only their residents (``_own_level``),
+    so one that shares more of the question's words (乌海's 三孩 grant against the national
+    育儿补贴 for "育儿补贴二胎能领吗") says little against the best."""
     at = np.flatnonzero(pool.targets == first.target)
     own = {n: float(v[at[0]]) for n, v in pool.features.items()} if len(at) else {}
     others = np.ones(len(pool.targets), dtype=bool)
     if len(at):
         others[at[0]] = False
     if index is not None:
+        for_all = _own_level(index, pool.place, first.target)
         for k, t in enumerate(pool.targets.tolist()):
-            if index.targets[t].group != first.group and _versions(index, first.target, t):
+            version = index.targets[t].group != first.group and _versions(index, first.target, t)
+            if version or (for_all and _local(index, t)):
                 others[k] = False
 
     def first_by(name: str) -> float:

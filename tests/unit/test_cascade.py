@@ -58,7 +58,7 @@ def indexes() -> tuple[PolicyIndex, PolicyIndex, HashingEmbedder]:
 
 def test_a_question_the_lexical_pass_is_sure_of_is_not_embedded() -> None:
     with_vectors, lexical, embedder = indexes()
-    question = "低保怎么申请"
+    question = "就业见习补贴怎么申请"
     embedder.questions.clear()
     result = match(with_vectors, question)
     assert embedder.questions == []

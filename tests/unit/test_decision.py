@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from policy_index.calibration import WITH_VECTORS, Calibration, DecisionModel, default_calibration
+from policy_index.calibration import (
+    WITH_VECTORS,
+    Calibration,
+    DecisionModel,
+    default_calibration,
+    logit,
+)
 from policy_index.index import PolicyIndex, build_index
 from policy_index.matching import Candidate, Decision, Pool, decide, decision_signals
 from policy_index.model import Library, Policy
@@ -42,7 +48,7 @@ def test_configured_bands_bound_the_model() -> None:
 def test_the_fitted_model_trusts_signals_that_agree() -> None:
     """One confidence, one rival: the best candidate that every signal ranks first is answered;
     not when both sentence-vector signals rank another first, nor when it is a Q&A pair whose
-    question is mostly about something else."""
+    question is mostly about something the library does not know."""
     model = WITH_VECTORS.decision
     assert model is not None
     agree = {
@@ -59,9 +65,17 @@ def test_the_fitted_model_trusts_signals_that_agree() -> None:
     disagree = agree | {"first_by_vector": 0.0, "first_by_document": 0.0}
     assert model.certainty(agree) >= model.answer
     assert model.certainty(disagree) < model.answer
-    # a Q&A pair whose question the user's words cover a quarter of (结婚登记 → 不动产登记)
-    assert model.certainty(agree | {"qa_uncovered": 0.75}) < model.answer
-    assert model.certainty(agree | {"qa_uncovered": 0.1}) >= model.answer
+    # faq-smoke's 结婚登记需要什么材料 against 不动产登记需要准备哪些材料 in a library of forty
+    # Q&A pairs: every signal puts the pair first and nothing else scores, but half the
+    # question's words are unknown to the library and its words cover a quarter of the pair's
+    marriage = agree | {
+        "confidence": logit(0.58),
+        "rival": logit(0.0),
+        "unknown": 0.5,
+        "qa_uncovered": 0.72,
+    }
+    assert model.certainty(marriage) < model.answer
+    assert model.certainty(marriage | {"qa_uncovered": 0.1}) >= model.answer
 
 
 def _versions_pool() -> tuple[PolicyIndex, Pool, list[int]]:
@@ -115,3 +129,55 @@ def test_confidences_near_zero_or_one_are_one_value_to_the_model() -> None:
     assert signals[0]["rival"] == signals[1]["rival"] == signals[2]["rival"]
     higher = Candidate(other, "policy", "elderly", "elderly", 0.2)
     assert decision_signals(pool, best, higher, index)["rival"] > signals[0]["rival"]
+
+
+def _levels_pool(place: str | None) -> tuple[PolicyIndex, Pool, dict[str, int]]:
+    """The national 育儿补贴 scheme, 乌海's own 三孩 grant, the home county's 托育 subsidy and
+    an unrelated national policy; word BM25 shares put 乌海's grant first, the home county's
+    second, the national scheme third."""
+    library = Library.of(
+        [
+            Policy("national", "育儿补贴制度实施方案", issuer="国务院办公厅", region="全国"),
+            Policy("wuhai", "乌海市三孩一次性育儿补贴政策", issuer="乌海市卫生健康委员会"),
+            Policy("home", "青禾区托育服务补贴办法", issuer="青禾区人民政府"),
+            Policy("pension", "个人养老金实施办法", issuer="人力资源社会保障部", region="全国"),
+        ]
+    )
+    index = build_index(library, home_region="江屿省云州市青禾区")
+    ids = ("national", "wuhai", "home", "pension")
+    at = {i: int(t) for i in ids if (t := index.target_of("policy", i)) is not None}
+    assert len(at) == len(ids)
+    features = {
+        "words_rel": np.asarray([0.8, 1.0, 0.9, 0.1], dtype=np.float32),
+        "vector": np.asarray([0.92, 0.91, 0.88, 0.80], dtype=np.float32),
+    }
+    asked = index.gazetteer.asked(place) if place and index.gazetteer else None
+    targets = np.asarray([at[i] for i in ids], dtype=np.intp)
+    return index, Pool("育儿补贴", targets, features, frozenset(), place=asked), at
+
+
+def test_another_places_own_policy_is_no_rival_for_first_place_when_no_place_is_named() -> None:
+    # "育儿补贴二胎能领吗", no place: the national scheme answers whoever asks, 乌海's grant
+    # only 乌海's residents, so its sharing more words leaves the national scheme first; the
+    # home county's own subsidy still counts (it answers the people this account serves)
+    index, pool, at = _levels_pool(None)
+    best = Candidate(at["national"], "policy", "national", "national", 0.8)
+    rival = Candidate(at["pension"], "policy", "pension", "pension", 0.05)
+    signals = decision_signals(pool, best, rival, index)
+    assert signals["first_by_vector"] == 1.0
+    assert signals["first_by_words"] == 0.0  # the home county's subsidy leads it on words
+    pool.features["words_rel"][2] = 0.5
+    assert decision_signals(pool, best, rival, index)["first_by_words"] == 1.0
+    assert decision_signals(pool, best, rival)["first_by_words"] == 0.0  # no index: all count
+    # the best is 乌海's own grant: the other candidates all count against it
+    local = Candidate(at["wuhai"], "policy", "wuhai", "wuhai", 0.8)
+    assert decision_signals(pool, local, rival, index)["first_by_vector"] == 0.0
+
+
+def test_when_the_question_names_a_place_its_own_policy_counts_against_a_national_one() -> None:
+    index, pool, at = _levels_pool("乌海市育儿补贴")
+    assert pool.place is not None
+    best = Candidate(at["national"], "policy", "national", "national", 0.8)
+    rival = Candidate(at["pension"], "policy", "pension", "pension", 0.05)
+    pool.features["words_rel"][2] = 0.5
+    assert decision_signals(pool, best, rival, index)["first_by_words"] == 0.0
