@@ -603,7 +603,16 @@ def _keeps(cascade: dict[str, float], full: dict[str, object]) -> bool:
     )
 
 
-VECTOR_FEATURES = ("vector", "doc_vector", "vector_gap", "doc_gap", "vector_rr", "doc_rr")
+VECTOR_FEATURES = (
+    "vector",
+    "doc_vector",
+    "vector_gap",
+    "doc_gap",
+    "vector_rr",
+    "doc_rr",
+    "vector_soft",
+    "doc_soft",
+)
 # Left out with sentence vectors: the reciprocal-rank fusion of the generators says again what
 # the vector ranks and the BM25 shares say, weighted as the sample library's titles would have
 # it; without it every library left out ranks as well or better (Recall@1: realworld 0.869 →

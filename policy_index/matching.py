@@ -32,6 +32,7 @@ from policy_index.tokenise import syllables_and_characters
 
 POOL_PER_SIGNAL = 30
 RRF_K = 60
+E5_TEMPERATURE = 0.01  # multilingual-e5 was trained with this temperature (InfoNCE)
 _DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]+)\s*(\d{4})\s*(\d{1,4})\s*号")
 _HAS_CONTENT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 
@@ -332,6 +333,10 @@ def _features(
         # (0.88–0.92 on a real catalogue), the best of them is worth more than its lead says
         "vector_rr": _reciprocal_rank(vector),
         "doc_rr": _reciprocal_rank(doc),
+        # and as e5 itself would weigh them: a softmax over the pool at the temperature it was
+        # trained with, so a lead of 0.01 counts as much in any library
+        "vector_soft": cosine_shares(vector),
+        "doc_soft": cosine_shares(doc),
         "words_rel": _relative(signals["words"][pool]),
         "chars_rel": _relative(signals["chars"][pool]),
         "passages_rel": _relative(signals["passages"][pool])
@@ -343,6 +348,15 @@ def _features(
 def _reciprocal_rank(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """1 for the best value in the pool, 1/2 for the next, …; 0 where there is none."""
     return (1.0 / _ranks(values)).astype(np.float32)
+
+
+def cosine_shares(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Cosines as shares of the pool at e5's training temperature (0 everywhere without)."""
+    top = float(values.max()) if len(values) else 0.0
+    if top <= 0:
+        return np.zeros(len(values), np.float32)
+    e: npt.NDArray[np.float64] = np.exp((values.astype(np.float64) - top) / E5_TEMPERATURE)
+    return (e / float(e.sum())).astype(np.float32)
 
 
 def _gap(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -52,7 +52,7 @@ def test_the_fitted_model_trusts_signals_that_agree() -> None:
     model = WITH_VECTORS.decision
     assert model is not None
     agree = {
-        "confidence": 1.4,  # 0.8
+        "confidence": 0.85,  # 0.7
         "rival": -3.0,  # 0.05
         "unknown": 0.0,
         "first_by_vector": 1.0,

@@ -12,7 +12,7 @@ import numpy as np
 from policy_index.calibration import WITH_VECTORS
 from policy_index.embedding import EmbeddingCache, Vectors
 from policy_index.index import build_index
-from policy_index.matching import match
+from policy_index.matching import cosine_shares, match
 from policy_index.model import Guide, Interpretation, Library, Policy
 
 
@@ -77,4 +77,16 @@ def test_a_question_costs_one_embedding() -> None:
     every_time = replace(WITH_VECTORS, first=None)  # no lexical first pass: always embed
     result = match(index, "八十岁老人每月能领多少钱", calibration=every_time)
     assert len(embedder.asked) == 1
-    assert {"doc_vector", "doc_rr"} <= set(result.features)
+    assert {"doc_vector", "doc_rr", "doc_soft"} <= set(result.features)
+
+
+def test_a_lead_in_cosine_counts_the_same_whatever_the_library_s_cosines() -> None:
+    """e5's cosines run higher in one library than in another; what a lead of 0.01 is worth
+    (the softmax at e5's training temperature) does not."""
+    high = cosine_shares(np.asarray([0.92, 0.91, 0.85], dtype=np.float32))
+    low = cosine_shares(np.asarray([0.62, 0.61, 0.55], dtype=np.float32))
+    assert np.allclose(high, low, atol=1e-3)
+    assert abs(float(high.sum()) - 1.0) < 1e-5
+    assert 0.7 < high[0] < 0.75  # 0.01 ahead: e against 1
+    assert high[2] < 1e-3  # 0.07 behind: out of the running
+    assert not cosine_shares(np.zeros(3, dtype=np.float32)).any()  # no vectors, no share
