@@ -39,7 +39,13 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.matching import first_segment, read_jsonl
-from policy_index.calibration import DECISION_FEATURES, FEATURES, Calibration, DecisionModel
+from policy_index.calibration import (
+    DECISION_FEATURES,
+    FEATURES,
+    VECTOR_FEATURES,
+    Calibration,
+    DecisionModel,
+)
 from policy_index.calibration import LEXICAL as SHIPPED_LEXICAL
 from policy_index.embedding import Embedder, EmbeddingCache, Vectors, load_embedder
 from policy_index.evaluation import Labelled, read_labelled
@@ -603,16 +609,6 @@ def _keeps(cascade: dict[str, float], full: dict[str, object]) -> bool:
     )
 
 
-VECTOR_FEATURES = (
-    "vector",
-    "doc_vector",
-    "vector_gap",
-    "doc_gap",
-    "vector_rr",
-    "doc_rr",
-    "vector_soft",
-    "doc_soft",
-)
 # Left out with sentence vectors: the reciprocal-rank fusion of the generators says again what
 # the vector ranks and the BM25 shares say, weighted as the sample library's titles would have
 # it; without it every library left out ranks as well or better (Recall@1: realworld 0.869 →

@@ -53,13 +53,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-FEATURES = (
-    "rrf",
-    "word_cover",
-    "char_cover",
-    "pinyin_cover",
-    "fuzzy",
-    "title_cover",
+VECTOR_FEATURES = (  # zero without sentence vectors
     "vector",
     "doc_vector",
     "vector_gap",
@@ -68,6 +62,15 @@ FEATURES = (
     "doc_rr",
     "vector_soft",
     "doc_soft",
+)
+FEATURES = (
+    "rrf",
+    "word_cover",
+    "char_cover",
+    "pinyin_cover",
+    "fuzzy",
+    "title_cover",
+    *VECTOR_FEATURES,
     "qa",
     "words_rel",
     "chars_rel",
