@@ -32,7 +32,9 @@ from policy_index.tokenise import syllables_and_characters
 
 POOL_PER_SIGNAL = 30
 RRF_K = 60
-E5_TEMPERATURE = 0.01  # multilingual-e5 was trained with this temperature (InfoNCE)
+# multilingual-e5 was trained with an InfoNCE temperature of 0.01 (its model card, on why its
+# cosines lie between 0.7 and 1): a constant of the model, not fitted here
+E5_TEMPERATURE = 0.01
 _DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]+)\s*(\d{4})\s*(\d{1,4})\s*号")
 _HAS_CONTENT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 

@@ -23,6 +23,7 @@ from bot.inbox import Inbox
 from bot.questions import QUESTIONS
 from bot.stats import report
 from handlers import texts
+from policy_index.index import LOCAL_TZ
 from policy_index.interchange import read_library
 from policy_index.library import SAMPLE_LIBRARY
 from policy_index.model import Library
@@ -258,7 +259,7 @@ async def test_stats_waiting_equals_the_inbox_groups(
     await resident.say("0")  # none of the options: to the inbox too
     groups = await Inbox(engine).groups()
     in_groups = sum(len(g.questions) for g in groups)
-    today = datetime.now(UTC).date()
+    today = datetime.now(LOCAL_TZ).date()  # the report's days are the county's
     figures = await report(engine, LIBRARY, today - timedelta(days=1), today)
     assert figures.inbox.get("open") == in_groups == 2
     assert {u.text for u in figures.unanswered} == {"怎么考驾照", "贷款"}
